@@ -1,0 +1,3 @@
+from venvpkg.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Command line: argument parsing, progress display and exit codes, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from venvpkg import __version__, requirements, series, targets
+from venvpkg.config import Settings, load_settings
+from venvpkg.errors import BuildFailed, UsageError, VenvpkgError
+from venvpkg.plan import make_plan
+from venvpkg.progress import Display
+from venvpkg.wheelhouse import ReleaseResult, run_release
+
+Handler = Callable[[argparse.Namespace, Settings, Display], int]
+
+
+def _global_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command name."""
+    # The copy on each command uses SUPPRESS so it does not overwrite a value given earlier.
+    default = None if defaults else argparse.SUPPRESS
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("global options")
+    group.add_argument("--workdir", dest="workdir", metavar="DIR", default=default,
+                       help="where caches, wheelhouses and packages go (env VENVPKG_WORKDIR; "
+                            "default ./venvpkg-work)")
+    group.add_argument("--config", dest="config_file", metavar="FILE", default=default,
+                       help="settings file (default ./venvpkg.toml when present)")
+    group.add_argument("-j", "--jobs", type=int, metavar="N", default=default,
+                       help="parallel jobs (default: number of cores)")
+    group.add_argument("--index-url", metavar="URL", default=default,
+                       help="package index for fetching (env VENVPKG_INDEX_URL; default PyPI)")
+    group.add_argument("--json", action="store_true", default=False if defaults else argparse.SUPPRESS,
+                       help="print a machine-readable summary on stdout")
+    group.add_argument("--debug", action="store_true", default=False if defaults else argparse.SUPPRESS,
+                       help="show tracebacks")
+    group.add_argument("-q", "--quiet", action="count", default=0 if defaults else argparse.SUPPRESS)
+    group.add_argument("-v", "--verbose", action="count", default=0 if defaults else argparse.SUPPRESS)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="venvpkg", parents=[_global_options(True)],
+        description="Turn OpenStack releases into Debian packages.",
+    )
+    parser.add_argument("--version", action="version", version=f"venvpkg {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = [_global_options(False)]
+
+    listing = commands.add_parser("series", parents=common, help="list the OpenStack series")
+    listing.set_defaults(handler=cmd_series)
+
+    release = commands.add_parser(
+        "release", parents=common,
+        help="build the wheelhouse and requirements .deb of a series",
+    )
+    release.add_argument("series", metavar="SERIES", help="number or codename, e.g. 2025.2 or flamingo")
+    release.add_argument("--target", metavar="DIST", help="Debian release (default: per series)")
+    release.add_argument("--projects", metavar="P,...", default="",
+                         help="only the dependency closure of these projects (NAME or NAME==VERSION)")
+    release.add_argument("--requirements", metavar="SRC",
+                         help="openstack/requirements checkout or git URL[@REF] (default: bundled)")
+    release.add_argument("--allow-missing", action="store_true",
+                         help="pack what builds and record the pins that do not")
+    release.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    release.set_defaults(handler=cmd_release)
+    return parser
+
+
+def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    rows = [
+        [s.number or "-", s.codename, s.status, s.ref, s.default_target.name]
+        for s in series.catalog()
+    ]
+    if settings.json:
+        keys = ["number", "codename", "status", "requirements_ref", "default_target"]
+        print(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=1))
+    else:
+        columns = ["Number", "Codename", "Status", "Requirements ref", "Default target"]
+        display.table("OpenStack series", columns, rows, sys.stdout)
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    chosen = series.lookup(args.series)
+    target = targets.lookup(args.target) if args.target else chosen.default_target
+    targets.require_host_can_build(target)
+    data = requirements.load(chosen, args.requirements, settings.workdir)
+    specs = [p.strip() for p in args.projects.split(",") if p.strip()]
+    display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
+    plan = make_plan(chosen, target, data, project_specs=specs, allow_missing=args.allow_missing,
+                     index_url=settings.index_url, workdir=settings.workdir)
+    if args.dry_run:
+        for name, version in sorted(plan.wanted.items()):
+            print(f"{name}=={version}")
+        display.info(f"{len(plan.wanted)} distributions for {plan.id}")
+        return 0
+    result = run_release(plan, settings, display)
+    _report_release(result, settings, display)
+    return 0
+
+
+def _report_release(result: ReleaseResult, settings: Settings, display: Display) -> None:
+    fetched = sum(e.downloaded for e in result.entries)
+    built = sum(e.built for e in result.entries)
+    summary = {
+        "wheelhouse": result.plan.id,
+        "up_to_date": result.up_to_date,
+        "pins": len(result.entries) + len(result.failures),
+        "fetched": fetched,
+        "cached": len(result.entries) - fetched - built,
+        "built": built,
+        "failed": len(result.failures),
+        "size": result.size,
+        "seconds": round(result.seconds, 2),
+        "package": result.package.deb if result.package else None,
+        "version": result.package.version if result.package else None,
+        "lintian": result.package.lintian if result.package else None,
+        "missing": [f"{f.name}=={f.version}: {f.cause}" for f in result.failures],
+    }
+    if result.up_to_date:
+        display.info(f"{result.plan.id}: nothing to do, wheelhouse and package are up to date")
+    for failure in result.failures:
+        display.warn(f"missing {failure.name}=={failure.version}: {failure.cause} ({failure.log})")
+    if settings.json:
+        print(json.dumps(summary, indent=1))
+        return
+    row = [str(summary[k]) for k in ("wheelhouse", "pins", "fetched", "cached", "built", "failed")]
+    row += [f"{result.size / 1e6:.1f} MB", f"{result.seconds:.1f}s", str(summary["version"])]
+    columns = ["Wheelhouse", "Pins", "Fetched", "Cached", "Built", "Failed", "Size", "Time", "Package"]
+    display.table("venvpkg release", columns, [row], sys.stdout)
+    if result.package:
+        print(result.package.deb)
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "workdir": getattr(args, "workdir", None),
+        "config_file": getattr(args, "config_file", None),
+        "jobs": getattr(args, "jobs", None),
+        "index_url": getattr(args, "index_url", None),
+        "json": getattr(args, "json", False),
+        "debug": getattr(args, "debug", False),
+        "verbosity": getattr(args, "verbose", 0) - getattr(args, "quiet", 0),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    display = Display(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
+    try:
+        settings = load_settings(_flags(args))
+        handler: Handler = args.handler
+        return handler(args, settings, display)
+    except VenvpkgError as error:
+        _print_error(error, debug)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("venvpkg: interrupted; nothing half-written was kept, re-run to finish",
+              file=sys.stderr)
+        return 130
+
+
+def _print_error(error: VenvpkgError, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    for line in error.details if isinstance(error, BuildFailed) else []:
+        print(f"  {line}", file=sys.stderr)
+    print(f"venvpkg: error: {error.line()}", file=sys.stderr)
+
+
+__all__ = ["UsageError", "main"]

@@ -1,0 +1,171 @@
+"""Stage 1a, the only networked step: find each pin's best file for the target and fetch it.
+
+Index look-ups are cached per (index, name, version) so a re-run needs no network; files
+land in the content-addressed store, verified by sha256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import requests
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+from pypi_simple import NoSuchProjectError, PyPISimple
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from venvpkg.errors import NetworkError, VenvpkgError
+from venvpkg.store import Store, atomic_write_text
+from venvpkg.targets import Target
+
+RETRIES = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504))
+TIMEOUT = (15, 120)
+
+
+class NotOnIndex(VenvpkgError):
+    """The index has no usable file for a pin."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One distribution file on the index."""
+
+    name: str
+    version: str
+    filename: str
+    url: str
+    sha256: str | None
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+    def wheel_tags(self) -> frozenset[Tag]:
+        return parse_wheel_filename(self.filename)[3] if self.is_wheel else frozenset()
+
+
+def _parse(filename: str) -> tuple[str, Version] | None:
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return None
+    return name, version
+
+
+def choose(files: list[Artifact], target: Target) -> Artifact | None:
+    """The best file for `target`: the wheel with the most specific tag, else the sdist."""
+    priority = {tag: rank for rank, tag in enumerate(target.wheel_tags)}
+    best: tuple[int, Artifact] | None = None
+    for artifact in files:
+        if not artifact.is_wheel:
+            continue
+        ranks = [priority[t] for t in artifact.wheel_tags() if t in priority]
+        if ranks and (best is None or min(ranks) < best[0]):
+            best = (min(ranks), artifact)
+    if best:
+        return best[1]
+    sdists = [a for a in files if not a.is_wheel]
+    # .tar.gz is the standard sdist form; .zip only appears on old releases.
+    sdists.sort(key=lambda a: (not a.filename.endswith(".tar.gz"), a.filename))
+    return sdists[0] if sdists else None
+
+
+class Index:
+    """A PEP 503/691 package index with an on-disk cache of the listings we used."""
+
+    def __init__(self, url: str, cache: Path) -> None:
+        self.url = url.rstrip("/") + "/"
+        key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        self.cache = cache / key
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(max_retries=RETRIES)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+        return session
+
+    def files(self, name: str, version: Version) -> list[Artifact]:
+        """Every file of `name` at exactly `version` (cached after the first look-up)."""
+        cached = self.cache / f"{canonicalize_name(name)}-{version}.json"
+        if cached.is_file():
+            return [Artifact(**entry) for entry in json.loads(cached.read_text())]
+        found = self._lookup(name, version)
+        if found:  # an empty answer may just mean "not uploaded yet": ask again next time
+            atomic_write_text(cached, json.dumps([asdict(a) for a in found], indent=1))
+        return found
+
+    def _lookup(self, name: str, version: Version) -> list[Artifact]:
+        client = PyPISimple(self.url, session=self.session())
+        try:
+            page = client.get_project_page(name, timeout=TIMEOUT)
+        except NoSuchProjectError:
+            raise NotOnIndex(f"{name} is not on {self.url}", "check the name") from None
+        except requests.RequestException as error:
+            raise NetworkError(f"cannot reach {self.url} for {name}: {_reason(error)}") from None
+        found = []
+        wanted = canonicalize_name(name)
+        for package in page.packages:
+            parsed = _parse(package.filename)
+            if parsed and parsed[0] == wanted and parsed[1] == version:
+                found.append(
+                    Artifact(name, str(version), package.filename, package.url,
+                             package.digests.get("sha256"))
+                )
+        return found
+
+    def download(self, artifact: Artifact, store: Store) -> str:
+        """Fetch `artifact` into `store` unless already there; return its sha256."""
+        if artifact.sha256 and store.has(artifact.sha256):
+            return artifact.sha256
+        digest = hashlib.sha256()
+        with store.writer() as stream:
+            temporary = Path(stream.name)
+            try:
+                with self.session().get(artifact.url, stream=True, timeout=TIMEOUT) as response:
+                    response.raise_for_status()
+                    for block in response.iter_content(1 << 20):
+                        digest.update(block)
+                        stream.write(block)
+            except requests.RequestException as error:
+                temporary.unlink(missing_ok=True)
+                raise NetworkError(f"cannot fetch {artifact.filename}: {_reason(error)}") from None
+        actual = digest.hexdigest()
+        if artifact.sha256 and actual != artifact.sha256:
+            temporary.unlink(missing_ok=True)
+            raise NetworkError(
+                f"{artifact.filename}: sha256 {actual[:12]}… does not match the index "
+                f"({artifact.sha256[:12]}…)",
+                "the download was corrupted or the index changed; re-run",
+            )
+        store.commit(temporary, actual)
+        return actual
+
+
+def _reason(error: requests.RequestException) -> str:
+    text = str(error)
+    with contextlib.suppress(Exception):
+        text = str(error.args[0].reason) if error.args else text
+    return text.splitlines()[0][:200]

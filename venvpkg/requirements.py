@@ -1,0 +1,190 @@
+"""openstack/requirements data for a series: constraints, denylist, build constraints, bindep.
+
+The data comes from the copy bundled with venvpkg, a local checkout, or a git URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from venvpkg import runner
+from venvpkg.errors import CommandFailed, DataError, UsageError, VenvpkgError
+from venvpkg.series import Series
+from venvpkg.targets import Target
+
+DENYLIST_NAMES = ("denylist.txt", "blacklist.txt")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One applicable upper-constraints line: an exact version of a distribution."""
+
+    name: NormalizedName
+    project: str
+    version: Version
+    origin: str
+
+    def __str__(self) -> str:
+        return f"{self.project}=={self.version}"
+
+
+@dataclass(frozen=True)
+class RequirementsData:
+    """The files of one openstack/requirements branch."""
+
+    origin: str
+    ref: str
+    commit_date: str
+    upper_constraints: str
+    denylist: str
+    build_constraints: str
+    bindep: str
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for text in (self.upper_constraints, self.denylist, self.build_constraints, self.bindep):
+            digest.update(text.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+
+def _strip_comment(line: str) -> str:
+    return re.sub(r"(^|\s)#.*$", "", line).strip()
+
+
+def parse_constraints(text: str, origin: str, target: Target) -> dict[NormalizedName, Pin]:
+    """Exact pins that apply to `target`; malformed lines name file:line."""
+    environment = target.marker_environment()
+    pins: dict[NormalizedName, Pin] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = _strip_comment(raw)
+        if not line:
+            continue
+        where = f"{origin}:{number}"
+        requirement = _parse_line(line.replace("===", "==", 1), where)
+        if requirement.marker and not requirement.marker.evaluate(environment):
+            continue
+        pins[canonicalize_name(requirement.name)] = _exact_pin(requirement, where)
+    return pins
+
+
+def _parse_line(line: str, where: str) -> Requirement:
+    try:
+        return Requirement(line)
+    except (InvalidRequirement, InvalidMarker) as error:
+        raise DataError(f"{where}: malformed constraint: {error}", "fix or remove the line") from None
+
+
+def _exact_pin(requirement: Requirement, where: str) -> Pin:
+    specs = list(requirement.specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "==="):
+        raise DataError(
+            f"{where}: {requirement} is not an exact pin", "upper-constraints need name===version"
+        )
+    try:
+        version = Version(specs[0].version)
+    except InvalidVersion:
+        raise DataError(f"{where}: invalid version in {requirement}", "use a PEP 440 version") from None
+    return Pin(canonicalize_name(requirement.name), requirement.name, version, where)
+
+
+def parse_names(text: str) -> set[NormalizedName]:
+    """Distribution names listed one per line (the denylist)."""
+    names = set()
+    for raw in text.splitlines():
+        line = _strip_comment(raw)
+        if line:
+            names.add(canonicalize_name(re.split(r"[\s<>=!~;\[]", line, maxsplit=1)[0]))
+    return names
+
+
+def parse_requirement_lines(text: str, origin: str) -> list[Requirement]:
+    """Requirement lines such as build-constraints.txt, markers left to the consumer."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = _strip_comment(raw)
+        if line:
+            found.append(_parse_line(line, f"{origin}:{number}"))
+    return found
+
+
+def _read_dir(directory: Path, origin: str, ref: str, commit_date: str) -> RequirementsData:
+    def read(*names: str) -> str:
+        for name in names:
+            path = directory / name
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+        return ""
+
+    if not (directory / "upper-constraints.txt").is_file():
+        raise UsageError(
+            f"{origin} has no upper-constraints.txt",
+            "point --requirements at a checkout of openstack/requirements",
+        )
+    return RequirementsData(
+        origin,
+        ref,
+        commit_date,
+        read("upper-constraints.txt"),
+        read(*DENYLIST_NAMES),
+        read("build-constraints.txt"),
+        read("bindep.txt"),
+    )
+
+
+def bundled(series: Series) -> RequirementsData:
+    """The copy shipped inside venvpkg (see data/openstack-requirements/SOURCES)."""
+    root = resources.files("venvpkg").joinpath("data", "openstack-requirements", series.id)
+    with resources.as_file(root) as directory:
+        return _read_dir(directory, f"bundled {series.id}", series.ref, series.commit_date)
+
+
+def load(series: Series, source: str | None, workdir: Path) -> RequirementsData:
+    """Requirements data from the bundled copy, a checkout directory or URL[@REF]."""
+    if not source:
+        return bundled(series)
+    path = Path(source)
+    if path.is_dir():
+        return _read_dir(path, str(path), "local", _git_date(path) or "00000000")
+    if "://" in source or source.startswith("git@"):
+        return _from_git(series, source, workdir)
+    raise UsageError(
+        f"cannot read --requirements {source}",
+        "give a checkout directory or a git URL[@REF]",
+    )
+
+
+def _git_date(path: Path) -> str | None:
+    if not (path / ".git").exists():
+        return None
+    try:
+        out = runner.capture(["git", "-C", path, "log", "-1", "--format=%cs"])
+    except VenvpkgError:
+        return None
+    return out.strip() or None
+
+
+def _from_git(series: Series, source: str, workdir: Path) -> RequirementsData:
+    url, _, ref = source.rpartition("@") if re.search(r"@[^/:]+$", source) else (source, "", "")
+    ref = ref or series.ref
+    checkout = workdir / "requirements" / hashlib.sha256(f"{url}@{ref}".encode()).hexdigest()[:16]
+    log = workdir / "logs" / "requirements-git.log"
+    if not checkout.exists():
+        staging = checkout.with_suffix(".partial")
+        runner.run(["rm", "-rf", staging], log=log)
+        try:
+            runner.run(["git", "clone", "--quiet", "--depth", "1", "--branch", ref, url, staging], log=log)
+        except CommandFailed as error:
+            reason = error.tail[-1] if error.tail else "git clone failed"
+            raise UsageError(f"cannot read --requirements {url}@{ref}: {reason}", f"see {log}") from None
+        staging.rename(checkout)
+    return _read_dir(checkout, f"{url}@{ref}", ref, _git_date(checkout) or "00000000")

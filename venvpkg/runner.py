@@ -1,0 +1,146 @@
+"""The only place that starts external processes.
+
+Every command is logged to a file; on failure the error carries the last lines of
+output and the log path, so the user sees why without wading through the whole log.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import sh
+
+from venvpkg.errors import CommandFailed, ToolMissing
+
+# Which Debian package provides each program we call, for the "install it" hint.
+APT_PACKAGES = {
+    "dpkg-buildpackage": "dpkg-dev",
+    "dpkg-source": "dpkg-dev",
+    "dpkg-deb": "dpkg",
+    "dpkg-query": "dpkg",
+    "dh": "debhelper",
+    "fakeroot": "fakeroot",
+    "lintian": "lintian",
+    "git": "git",
+    "apt-get": "apt",
+    "sbuild": "sbuild",
+    "mmdebstrap": "mmdebstrap",
+    "reprepro": "reprepro",
+    "gpg": "gnupg",
+}
+
+TAIL_LINES = 60
+
+
+def tool_path(program: str) -> str:
+    """Absolute path of `program`, or ToolMissing naming the apt package to install."""
+    if os.sep in program:
+        if os.access(program, os.X_OK):
+            return program
+        found = None
+    else:
+        found = shutil.which(program)
+    if found is None:
+        package = APT_PACKAGES.get(os.path.basename(program))
+        hint = f"install it: apt-get install {package}" if package else "install it"
+        raise ToolMissing(f"{program} not found", hint)
+    return found
+
+
+def pip_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for any pip we start: no user or host pip configuration leaks in.
+
+    Hosts often carry a pip.conf or PIP_FIND_LINKS pointing at private wheel
+    directories; honouring them would make our wheelhouse differ from a user's.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    env.pop("PYTHONPATH", None)
+    env.update(extra or {})
+    return env
+
+
+def _tail(log: Path, start: int) -> list[str]:
+    with log.open("rb") as stream:
+        stream.seek(start)
+        lines = stream.read().decode("utf-8", "replace").splitlines()
+    return [line for line in lines if line.strip()][-TAIL_LINES:]
+
+
+def run(
+    command: Sequence[str | os.PathLike[str]],
+    *,
+    log: Path,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
+    """Run `command`, appending its combined output to `log`; return that output.
+
+    Raises CommandFailed (with the tail of the output) on a non-zero exit.
+    """
+    args = [os.fspath(part) for part in command]
+    program = sh.Command(tool_path(args[0]))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as stream:
+        stream.write(f"$ {shlex.join(args)}\n".encode())
+        stream.flush()
+        start = stream.tell()
+        began = time.monotonic()
+        try:
+            program(
+                *args[1:],
+                _out=stream,
+                _err_to_out=True,
+                _cwd=os.fspath(cwd) if cwd else None,
+                _env=dict(env) if env is not None else dict(os.environ),
+                _timeout=timeout,
+                _in=None,
+            )
+        except sh.ErrorReturnCode as error:
+            stream.write(f"# exit {error.exit_code}\n".encode())
+            stream.flush()
+            name = os.path.basename(args[0])
+            raise CommandFailed(
+                f"{name} failed (exit {error.exit_code})", log, _tail(log, start)
+            ) from None
+        except sh.TimeoutException:
+            raise CommandFailed(
+                f"{os.path.basename(args[0])} timed out after {timeout}s", log, _tail(log, start)
+            ) from None
+        end = stream.tell()
+        stream.write(f"# ok in {time.monotonic() - began:.1f}s\n".encode())
+    with log.open("rb") as stream:
+        stream.seek(start)
+        return stream.read(end - start).decode("utf-8", "replace")
+
+
+def capture(
+    command: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    ok_codes: Sequence[int] = (0,),
+) -> str:
+    """Run a quick query command and return its stdout.
+
+    For read-only look-ups (dpkg-query, git log) whose output is data, not a log.
+    """
+    args = [os.fspath(part) for part in command]
+    program = sh.Command(tool_path(args[0]))
+    try:
+        result = program(*args[1:], _cwd=os.fspath(cwd) if cwd else None, _ok_code=list(ok_codes))
+        return str(result)
+    except sh.ErrorReturnCode as error:
+        detail = error.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise CommandFailed(
+            f"{os.path.basename(args[0])} failed (exit {error.exit_code})",
+            Path(os.devnull),
+            detail[-TAIL_LINES:],
+        ) from None

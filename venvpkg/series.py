@@ -1,0 +1,121 @@
+"""The OpenStack series catalog: names, numbers, status, requirements refs, default targets.
+
+Built from the bundled openstack/releases and openstack/requirements data, so it works
+with only PyPI reachable.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from venvpkg.errors import UsageError
+from venvpkg.targets import TARGETS, Target
+
+FIRST_SERIES = "queens"
+
+# Python versions each series was tested with (OpenStack's "tested runtimes"); the
+# default target is the first supported Debian release whose python3 falls in range.
+PYTHON_RANGES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "queens": ((2, 7), (3, 5)),
+    "rocky": ((2, 7), (3, 6)),
+    "stein": ((2, 7), (3, 7)),
+    "train": ((2, 7), (3, 7)),
+    "ussuri": ((3, 6), (3, 8)),
+    "victoria": ((3, 6), (3, 8)),
+    "wallaby": ((3, 6), (3, 9)),
+    "xena": ((3, 6), (3, 9)),
+    "yoga": ((3, 8), (3, 9)),
+    "zed": ((3, 8), (3, 10)),
+    "2023.1": ((3, 8), (3, 10)),
+    "2023.2": ((3, 8), (3, 11)),
+    "2024.1": ((3, 8), (3, 11)),
+    "2024.2": ((3, 9), (3, 12)),
+    "2025.1": ((3, 9), (3, 12)),
+    "2025.2": ((3, 10), (3, 13)),
+    "2026.1": ((3, 10), (3, 13)),
+    "2026.2": ((3, 10), (3, 13)),
+}
+# Preference order for the default target: current stable releases first.
+DEFAULT_TARGET_ORDER = ("bookworm", "trixie", "bullseye")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One OpenStack release series."""
+
+    codename: str
+    number: str | None
+    status: str
+    ref: str
+    commit: str
+    commit_date: str
+
+    @property
+    def id(self) -> str:
+        """The name used for directories and packages: the number where one exists."""
+        return self.number or self.codename
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} ({self.codename})" if self.number else self.codename
+
+    @property
+    def default_target(self) -> Target:
+        low, high = PYTHON_RANGES[self.id]
+        for name in DEFAULT_TARGET_ORDER:
+            if low <= TARGETS[name].python <= high:
+                return TARGETS[name]
+        # Older than any release the mirror serves: the closest Python wins.
+        return min(TARGETS.values(), key=lambda t: abs(t.python[1] - high[1]))
+
+
+def _data(*parts: str) -> str:
+    return resources.files("venvpkg").joinpath("data", *parts).read_text(encoding="utf-8")
+
+
+def _requirements_sources() -> dict[str, tuple[str, str, str]]:
+    """series id -> (ref, commit, commit date), from the bundled SOURCES file."""
+    sources = {}
+    for line in _data("openstack-requirements", "SOURCES").splitlines():
+        if line.strip() and not line.startswith("#"):
+            series, ref, commit, date = line.split()[:4]
+            sources[series] = (ref, commit, date)
+    return sources
+
+
+@cache
+def catalog() -> tuple[Series, ...]:
+    """Every supported series, oldest first."""
+    sources = _requirements_sources()
+    entries = yaml.safe_load(_data("openstack-releases", "series_status.yaml"))
+    found = []
+    for entry in entries:
+        number = str(entry["release-id"]) if "release-id" in entry else None
+        key = number or entry["name"]
+        if key not in sources:
+            continue
+        ref, commit, date = sources[key]
+        found.append(Series(entry["name"], number, entry["status"], ref, commit, date))
+    found.reverse()
+    return tuple(found)
+
+
+def lookup(name: str) -> Series:
+    """Find a series by number or codename, case-insensitively."""
+    wanted = name.strip().lower()
+    for series in catalog():
+        if wanted in (series.codename, series.number):
+            return series
+    names = [s.codename for s in catalog()] + [s.number for s in catalog() if s.number]
+    close = difflib.get_close_matches(wanted, names, n=1)
+    hint = f"did you mean {close[0]}?" if close else "run 'venvpkg series' to list them"
+    raise UsageError(f"unknown series {name!r}", hint)
+
+
+def newest_maintained() -> Series:
+    return [s for s in catalog() if s.status == "maintained"][-1]

@@ -1,0 +1,122 @@
+"""A content-addressed file store shared by every series and target in a workdir.
+
+Files are named by their sha256, so a distribution pinned by two series is kept once,
+and every write is atomic: a file is either complete and verified or absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
+    """Write `path` via a temporary sibling; the file appears only once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, mode) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_write(path) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+def place(source: Path, destination: Path) -> None:
+    """Put `source` at `destination` atomically, as a hard link where the filesystem allows."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    try:
+        os.link(source, temporary)
+    except OSError:
+        with source.open("rb") as reader, atomic_write(temporary) as writer:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                writer.write(block)
+    os.replace(temporary, destination)
+
+
+class Store:
+    """Files by sha256 under ROOT/ab/abcdef...."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def add(self, source: Path) -> str:
+        """Copy or link `source` into the store; return its sha256."""
+        digest = sha256_file(source)
+        if not self.has(digest):
+            place(source, self.path(digest))
+        return digest
+
+    def writer(self) -> tempfile._TemporaryFileWrapper[bytes]:
+        """A temporary file inside the store, for streaming a download before verifying it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return tempfile.NamedTemporaryFile(dir=self.root, prefix=".partial-", delete=False)
+
+    def commit(self, temporary: Path, sha256: str) -> Path:
+        """Move a verified temporary file into place under its digest."""
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, target)
+        return target
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock so two runs never write the same output at once.
+
+    Waits for the other run; the kernel drops the lock if that run dies, so a killed
+    run never leaves a stale lock behind.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another run"
+            if on_wait:
+                on_wait(f"waiting for {holder} to release {lock_path}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"venvpkg pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

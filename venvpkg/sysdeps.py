@@ -1,0 +1,67 @@
+"""Native build dependencies of a wheelhouse, from the requirements branch's bindep.txt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bindep.depends import Depends, DependsException
+
+from venvpkg import runner
+from venvpkg.errors import DataError, ToolMissing
+from venvpkg.targets import Target
+
+
+def target_profiles(target: Target) -> list[str]:
+    """bindep profiles of a Debian release, independent of the host we run on."""
+    return [
+        "default",
+        "platform:dpkg",
+        "platform:debian",
+        f"platform:debian-{target.name}",
+        f"platform:debian-{target.debian_version}",
+        "platform:base-py3",
+    ]
+
+
+def build_dependencies(bindep_text: str, target: Target, origin: str = "bindep.txt") -> list[str]:
+    """Debian packages (with version constraints, Debian syntax) the default profile needs."""
+    if not bindep_text.strip():
+        return []
+    try:
+        depends = Depends(bindep_text, filename=origin)
+    except DependsException as error:
+        raise DataError(f"{origin}: {error}", "fix the bindep syntax") from None
+    packages = []
+    for name, _profiles, versions in depends.active_rules(target_profiles(target)):
+        constraints = ", ".join(f"{name} ({op} {version})" for op, version in versions)
+        packages.append(constraints or name)
+    return sorted(set(packages))
+
+
+def package_names(dependencies: list[str]) -> list[str]:
+    return sorted({dep.split()[0] for dep in dependencies})
+
+
+def missing(packages: list[str]) -> list[str]:
+    """Which of `packages` dpkg does not have installed."""
+    if not packages:
+        return []
+    # dpkg-query exits 1 when it knows some names not at all; its output still lists the rest.
+    query = ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", *packages]
+    out = runner.capture(query, ok_codes=(0, 1))
+    installed = {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
+    return [name for name in packages if name not in installed]
+
+
+def ensure_installed(packages: list[str], log: Path, install: bool) -> list[str]:
+    """Install missing packages with apt when allowed and possible; else name them."""
+    absent = missing(packages)
+    if not absent:
+        return []
+    command = "apt-get install " + " ".join(absent)
+    if not install or os.geteuid() != 0:
+        raise ToolMissing(f"missing build dependencies: {' '.join(absent)}", f"run: {command}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    runner.run(["apt-get", "install", "-y", "--no-install-recommends", *absent], log=log, env=env)
+    return absent

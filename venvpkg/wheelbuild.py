@@ -1,0 +1,155 @@
+"""Stage 1b: turn sdists into wheels for the target's Python, strictly offline."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from venvpkg import runner
+from venvpkg.errors import CommandFailed, VenvpkgError
+from venvpkg.targets import Target
+
+# What pip assumes for a project without [build-system] (PEP 518), plus pbr, which
+# OpenStack's setup.py files request through setup_requires.
+LEGACY_BUILD_REQUIRES = ["setuptools>=40.8.0", "wheel"]
+SETUP_REQUIRES = re.compile(r"setup_requires\s*=\s*\[([^\]]*)\]", re.S)
+
+
+class WheelBuildFailed(VenvpkgError):
+    """One sdist did not build; the message is the one-line cause."""
+
+    def __init__(self, message: str, log: Path) -> None:
+        super().__init__(message, f"see {log}")
+        self.log = log
+
+
+def _members(sdist: Path) -> dict[str, bytes]:
+    """pyproject.toml and setup.py at the top of an sdist."""
+    wanted = re.compile(r"^[^/]+/(pyproject\.toml|setup\.py)$")
+    found: dict[str, bytes] = {}
+    if sdist.name.endswith(".zip"):
+        with zipfile.ZipFile(sdist) as archive:
+            for name in archive.namelist():
+                if wanted.match(name):
+                    found[name.split("/", 1)[1]] = archive.read(name)
+        return found
+    with tarfile.open(sdist) as archive:
+        for member in archive:
+            if member.isfile() and wanted.match(member.name):
+                stream = archive.extractfile(member)
+                if stream is not None:
+                    found[member.name.split("/", 1)[1]] = stream.read()
+    return found
+
+
+def build_requires(sdist: Path) -> list[str]:
+    """The build-system requirements an sdist declares (PEP 518), or the legacy default."""
+    members = _members(sdist)
+    requires: list[str] = []
+    if "pyproject.toml" in members:
+        try:
+            document = tomllib.loads(members["pyproject.toml"].decode("utf-8", "replace"))
+        except tomllib.TOMLDecodeError:
+            document = {}
+        requires = list(document.get("build-system", {}).get("requires", []))
+    if not requires:
+        requires = list(LEGACY_BUILD_REQUIRES)
+    if "setup.py" in members:
+        match = SETUP_REQUIRES.search(members["setup.py"].decode("utf-8", "replace"))
+        if match:
+            requires += re.findall(r"['\"]([^'\"]+)['\"]", match.group(1))
+    return requires
+
+
+def build_environment(target: Target, workdir: Path) -> Path:
+    """A venv of the target's own interpreter that runs `pip wheel`; created once, offline."""
+    home = workdir / "tools" / f"{target.name}-py{target.python[0]}.{target.python[1]}"
+    python = home / "bin" / "python"
+    if python.exists():
+        return python
+    home.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".venv-", dir=home.parent))
+    log = workdir / "logs" / "build-environment.log"
+    try:
+        runner.run([target.interpreter, "-m", "venv", staging], log=log, env=runner.pip_environment())
+        # A venv embeds its own path in scripts; rename keeps the interpreter working
+        # because we only ever call bin/python -m pip.
+        staging.rename(home)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return python
+
+
+def build_wheel(
+    sdist: Path,
+    name: str,
+    version: Version,
+    *,
+    python: Path,
+    find_links: Path,
+    constraints: Path,
+    output: Path,
+    log: Path,
+    source_date_epoch: str,
+) -> Path:
+    """Build one sdist with no network; the wheel appears in `output` only when complete."""
+    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=output))
+    env = runner.pip_environment({
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(find_links),
+        "PIP_CONSTRAINT": str(constraints),
+        "PIP_NO_CACHE_DIR": "1",
+        "SOURCE_DATE_EPOCH": source_date_epoch,
+    })
+    try:
+        runner.run(
+            [python, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", scratch, sdist],
+            log=log, env=env, timeout=3600,
+        )
+        built = _the_wheel(scratch, name, version, log)
+        final = output / built.name
+        built.replace(final)
+        return final
+    except CommandFailed as error:
+        raise WheelBuildFailed(failure_cause(error.tail), log) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _the_wheel(directory: Path, name: str, version: Version, log: Path) -> Path:
+    wheels = list(directory.glob("*.whl"))
+    for wheel in wheels:
+        wheel_name, wheel_version, _build, _tags = parse_wheel_filename(wheel.name)
+        if wheel_name == canonicalize_name(name) and wheel_version == version:
+            return wheel
+    raise WheelBuildFailed(f"build produced {[w.name for w in wheels]}, not {name} {version}", log)
+
+
+# Lines that say why a build failed, best first; pip's own wrap-up lines say nothing.
+CAUSES = [
+    re.compile(r"fatal error: .*"),
+    re.compile(r"(?:Could not find|ERROR: Could not find|No matching distribution).*"),
+    re.compile(r"(?:ModuleNotFoundError|ImportError|FileNotFoundError|OSError|RuntimeError): .*"),
+    re.compile(r"error: (?!subprocess-exited-with-error|metadata-generation-failed|"
+               r"legacy-install-failure|command .* failed).*"),
+    re.compile(r"\S*(?:Error|Exception): .*"),
+]
+
+
+def failure_cause(tail: list[str]) -> str:
+    """The most telling line of a failed build's output."""
+    for pattern in CAUSES:
+        for line in reversed(tail):
+            match = pattern.search(line)
+            if match:
+                return match.group(0).strip()[:200]
+    return tail[-1].strip()[:200] if tail else "build failed"
