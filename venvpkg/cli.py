@@ -25,27 +25,60 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
     default = None if defaults else argparse.SUPPRESS
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("global options")
-    group.add_argument("--workdir", dest="workdir", metavar="DIR", default=default,
-                       help="where caches, wheelhouses and packages go (env VENVPKG_WORKDIR; "
-                            "default ./venvpkg-work)")
-    group.add_argument("--config", dest="config_file", metavar="FILE", default=default,
-                       help="settings file (default ./venvpkg.toml when present)")
-    group.add_argument("-j", "--jobs", type=int, metavar="N", default=default,
-                       help="parallel jobs (default: number of cores)")
-    group.add_argument("--index-url", metavar="URL", default=default,
-                       help="package index for fetching (env VENVPKG_INDEX_URL; default PyPI)")
-    group.add_argument("--json", action="store_true", default=False if defaults else argparse.SUPPRESS,
-                       help="print a machine-readable summary on stdout")
-    group.add_argument("--debug", action="store_true", default=False if defaults else argparse.SUPPRESS,
-                       help="show tracebacks")
-    group.add_argument("-q", "--quiet", action="count", default=0 if defaults else argparse.SUPPRESS)
-    group.add_argument("-v", "--verbose", action="count", default=0 if defaults else argparse.SUPPRESS)
+    group.add_argument(
+        "--workdir",
+        dest="workdir",
+        metavar="DIR",
+        default=default,
+        help="where caches, wheelhouses and packages go (env VENVPKG_WORKDIR; "
+        "default ./venvpkg-work)",
+    )
+    group.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        default=default,
+        help="settings file (default ./venvpkg.toml when present)",
+    )
+    group.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
+        default=default,
+        help="parallel jobs (default: number of cores)",
+    )
+    group.add_argument(
+        "--index-url",
+        metavar="URL",
+        default=default,
+        help="package index for fetching (env VENVPKG_INDEX_URL; default PyPI)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="print a machine-readable summary on stdout",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="show tracebacks",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="count", default=0 if defaults else argparse.SUPPRESS
+    )
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0 if defaults else argparse.SUPPRESS
+    )
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="venvpkg", parents=[_global_options(True)],
+        prog="venvpkg",
+        parents=[_global_options(True)],
         description="Turn OpenStack releases into Debian packages.",
     )
     parser.add_argument("--version", action="version", version=f"venvpkg {__version__}")
@@ -56,17 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=cmd_series)
 
     release = commands.add_parser(
-        "release", parents=common,
+        "release",
+        parents=common,
         help="build the wheelhouse and requirements .deb of a series",
     )
-    release.add_argument("series", metavar="SERIES", help="number or codename, e.g. 2025.2 or flamingo")
+    release.add_argument(
+        "series", metavar="SERIES", help="number or codename, e.g. 2025.2 or flamingo"
+    )
     release.add_argument("--target", metavar="DIST", help="Debian release (default: per series)")
-    release.add_argument("--projects", metavar="P,...", default="",
-                         help="only the dependency closure of these projects (NAME or NAME==VERSION)")
-    release.add_argument("--requirements", metavar="SRC",
-                         help="openstack/requirements checkout or git URL[@REF] (default: bundled)")
-    release.add_argument("--allow-missing", action="store_true",
-                         help="pack what builds and record the pins that do not")
+    release.add_argument(
+        "--projects",
+        metavar="P,...",
+        default="",
+        help="only the dependency closure of these projects (NAME or NAME==VERSION)",
+    )
+    release.add_argument(
+        "--requirements",
+        metavar="SRC",
+        help="openstack/requirements checkout or git URL[@REF] (default: bundled)",
+    )
+    release.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="pack what builds and record the pins that do not",
+    )
     release.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     release.set_defaults(handler=cmd_release)
     return parser
@@ -93,8 +139,15 @@ def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) 
     data = requirements.load(chosen, args.requirements, settings.workdir)
     specs = [p.strip() for p in args.projects.split(",") if p.strip()]
     display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
-    plan = make_plan(chosen, target, data, project_specs=specs, allow_missing=args.allow_missing,
-                     index_url=settings.index_url, workdir=settings.workdir)
+    plan = make_plan(
+        chosen,
+        target,
+        data,
+        project_specs=specs,
+        allow_missing=args.allow_missing,
+        index_url=settings.index_url,
+        workdir=settings.workdir,
+    )
     if args.dry_run:
         for name, version in sorted(plan.wanted.items()):
             print(f"{name}=={version}")
@@ -132,7 +185,17 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         return
     row = [str(summary[k]) for k in ("wheelhouse", "pins", "fetched", "cached", "built", "failed")]
     row += [f"{result.size / 1e6:.1f} MB", f"{result.seconds:.1f}s", str(summary["version"])]
-    columns = ["Wheelhouse", "Pins", "Fetched", "Cached", "Built", "Failed", "Size", "Time", "Package"]
+    columns = [
+        "Wheelhouse",
+        "Pins",
+        "Fetched",
+        "Cached",
+        "Built",
+        "Failed",
+        "Size",
+        "Time",
+        "Package",
+    ]
     display.table("venvpkg release", columns, [row], sys.stdout)
     if result.package:
         print(result.package.deb)
@@ -163,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(error, debug)
         return error.exit_code
     except KeyboardInterrupt:
-        print("venvpkg: interrupted; nothing half-written was kept, re-run to finish",
-              file=sys.stderr)
+        print(
+            "venvpkg: interrupted; nothing half-written was kept, re-run to finish", file=sys.stderr
+        )
         return 130
 
 

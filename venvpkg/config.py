@@ -70,9 +70,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: {error}", "fix the TOML syntax") from None
 
 
-def load_settings(
-    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Merge the four layers; `flags` holds only options given on the command line."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}

@@ -131,8 +131,13 @@ class Index:
             parsed = _parse(package.filename)
             if parsed and parsed[0] == wanted and parsed[1] == version:
                 found.append(
-                    Artifact(name, str(version), package.filename, package.url,
-                             package.digests.get("sha256"))
+                    Artifact(
+                        name,
+                        str(version),
+                        package.filename,
+                        package.url,
+                        package.digests.get("sha256"),
+                    )
                 )
         return found
 

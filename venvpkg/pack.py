@@ -46,9 +46,10 @@ def current(debs: Path, plan: ReleasePlan) -> PackResult | None:
     if not state.is_file():
         return None
     recorded = json.loads(state.read_text())
-    if recorded.get("fingerprint") != plan.fingerprint() or not Path(recorded["deb"]).is_file():
+    deb = debs / recorded.get("deb", "")
+    if recorded.get("fingerprint") != plan.fingerprint() or not deb.is_file():
         return None
-    return PackResult(**{**recorded["result"], "built": False})
+    return PackResult(**{**recorded["result"], "deb": str(deb), "built": False})
 
 
 def next_version(plan: ReleasePlan, debs: Path) -> str:
@@ -68,10 +69,11 @@ def next_version(plan: ReleasePlan, debs: Path) -> str:
     return f"{base}.{counter}{plan.target.version_suffix}"
 
 
-def render_source(plan: ReleasePlan, wheelhouse: Path, source: Path, version: str,
-                  maintainer: str) -> None:
+def render_source(
+    plan: ReleasePlan, wheelhouse: Path, source: Path, version: str, maintainer: str
+) -> None:
     """The source package tree: debian/ from requirements-packages/, the wheels beside it."""
-    context = {
+    context: dict[str, object] = {
         "package": package_name(plan),
         "series": plan.series.id,
         "series_label": plan.series.label,
@@ -81,6 +83,7 @@ def render_source(plan: ReleasePlan, wheelhouse: Path, source: Path, version: st
         "build_depends": list(plan.build_depends),
         "architecture": runner.capture(["dpkg", "--print-architecture"]).strip(),
         "maintainer": maintainer,
+        "year": plan.data.commit_date[:4],
     }
     templates = resources.files("venvpkg.requirements_packages").joinpath("debian")
     with resources.as_file(templates) as directory:
@@ -93,8 +96,10 @@ def render_source(plan: ReleasePlan, wheelhouse: Path, source: Path, version: st
 
 def _render_tree(templates: Path, destination: Path, context: dict[str, object]) -> None:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True, autoescape=False,
+        loader=jinja2.FileSystemLoader(templates),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
     )
     for path in sorted(templates.rglob("*")):
         if path.is_dir() or path.name == "__init__.py" or "__pycache__" in path.parts:
@@ -112,18 +117,30 @@ def _render_tree(templates: Path, destination: Path, context: dict[str, object])
 def _write_changelog(path: Path, plan: ReleasePlan, version: str, maintainer: str) -> None:
     changelog = Changelog()
     changelog.new_block(
-        package=package_name(plan), version=version, distributions=plan.target.name,
-        urgency="medium", author=maintainer, date=formatdate(localtime=True),
+        package=package_name(plan),
+        version=version,
+        distributions=plan.target.name,
+        urgency="medium",
+        author=maintainer,
+        date=formatdate(localtime=True),
     )
     changelog.add_change("")
     changelog.add_change(f"  * Wheelhouse of OpenStack {plan.series.label} for {plan.target.name},")
-    changelog.add_change(f"    pinned by openstack/requirements {plan.data.ref} ({plan.data.commit_date}).")
+    changelog.add_change(
+        f"    pinned by openstack/requirements {plan.data.ref} ({plan.data.commit_date})."
+    )
     changelog.add_change("")
     path.write_text(str(changelog))
 
 
-def pack(plan: ReleasePlan, wheelhouse: Path, debs: Path, workdir: Path,
-         display: Display, maintainer: str = DEFAULT_MAINTAINER) -> PackResult:
+def pack(
+    plan: ReleasePlan,
+    wheelhouse: Path,
+    debs: Path,
+    workdir: Path,
+    display: Display,
+    maintainer: str = DEFAULT_MAINTAINER,
+) -> PackResult:
     """Build the requirements .deb with dpkg-buildpackage and check it with lintian."""
     version = next_version(plan, debs)
     scratch = workdir / "tmp"
@@ -134,8 +151,12 @@ def pack(plan: ReleasePlan, wheelhouse: Path, debs: Path, workdir: Path,
         source = build_root / f"{package_name(plan)}-{version}"
         render_source(plan, wheelhouse, source, version, maintainer)
         display.info(f"packing {package_name(plan)} {version}")
-        runner.run(["dpkg-buildpackage", "-b", "-us", "-uc"], cwd=source, log=log,
-                   env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"))
+        runner.run(
+            ["dpkg-buildpackage", "-b", "-us", "-uc"],
+            cwd=source,
+            log=log,
+            env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),
+        )
         deb = next(build_root.glob("*.deb"))
         verdict = lintian(deb, log)
         result = PackResult(package_name(plan), version, str(debs / deb.name), verdict)
@@ -148,11 +169,14 @@ def pack(plan: ReleasePlan, wheelhouse: Path, debs: Path, workdir: Path,
 def lintian(deb: Path, log: Path) -> str:
     """Run lintian; errors and warnings fail, the verdict is the summary word."""
     try:
-        runner.run(["lintian", "--fail-on", "error,warning", "--no-tag-display-limit", deb], log=log)
+        runner.run(
+            ["lintian", "--fail-on", "error,warning", "--no-tag-display-limit", deb], log=log
+        )
     except VenvpkgError as error:
         tags = [line for line in getattr(error, "tail", []) if line[:2] in ("E:", "W:")]
-        raise VenvpkgError(f"lintian rejects {deb.name}: {'; '.join(tags[:3])}",
-                           f"see {log}") from None
+        raise VenvpkgError(
+            f"lintian rejects {deb.name}: {'; '.join(tags[:3])}", f"see {log}"
+        ) from None
     return "clean"
 
 
@@ -166,5 +190,14 @@ def _publish(build_root: Path, debs: Path, plan: ReleasePlan, result: PackResult
     for old in debs.glob(f"{package_name(plan)}_*"):
         if old.name not in names:
             old.unlink()
-    atomic_write_text(debs / "state.json", json.dumps(
-        {"fingerprint": plan.fingerprint(), "deb": result.deb, "result": asdict(result)}, indent=1))
+    atomic_write_text(
+        debs / "state.json",
+        json.dumps(
+            {
+                "fingerprint": plan.fingerprint(),
+                "deb": Path(result.deb).name,
+                "result": asdict(result),
+            },
+            indent=1,
+        ),
+    )

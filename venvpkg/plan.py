@@ -68,15 +68,22 @@ class ReleasePlan:
     def fingerprint(self) -> str:
         """Changes whenever any input of the wheelhouse or its package changes."""
         document = [
-            __version__, self.data.fingerprint(), self.target.name, self.series.id,
-            [p.requirement() for p in self.projects], self.allow_missing, self.index_url,
+            __version__,
+            self.data.fingerprint(),
+            self.target.name,
+            self.series.id,
+            [p.requirement() for p in self.projects],
+            self.allow_missing,
+            self.index_url,
             sorted((n, str(v)) for n, v in self.wanted.items()),
         ]
         return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
 
-def applicable_pins(data: RequirementsData, target: Target) -> tuple[dict[NormalizedName, Pin], frozenset[NormalizedName]]:
-    """upper-constraints for `target`, minus the denylist (linters nobody deploys)."""
+def applicable_pins(
+    data: RequirementsData, target: Target
+) -> tuple[dict[NormalizedName, Pin], frozenset[NormalizedName]]:
+    """upper-constraints for `target`, minus denylisted names (never pinned by the branch)."""
     pins = parse_constraints(data.upper_constraints, f"{data.origin}/upper-constraints.txt", target)
     denied = frozenset(parse_names(data.denylist))
     return {n: p for n, p in pins.items() if n not in denied}, denied
@@ -86,10 +93,18 @@ def project_pins(series: Series, specs: list[str]) -> tuple[ProjectPin, ...]:
     """Projects named on the command line, at the series' latest release unless given."""
     found = []
     for spec in specs:
-        name, _, wanted = spec.partition("==")
-        project = projects.lookup(series, name.strip())
-        version = _project_version(series, project, wanted.strip())
-        found.append(ProjectPin(project.name, project.pypi_name, version))
+        name, _, wanted = (part.strip() for part in spec.partition("=="))
+        try:
+            project = projects.lookup(series, name)
+        except UsageError:
+            if not wanted:
+                raise
+            # An explicit NAME==VERSION may name a project outside openstack/releases
+            # (a site's own service); the resolver then checks it exists.
+            project = projects.Project(name, "service", wanted)
+        found.append(
+            ProjectPin(project.name, project.pypi_name, _project_version(series, project, wanted))
+        )
     return tuple(found)
 
 
@@ -98,7 +113,9 @@ def _project_version(series: Series, project: projects.Project, wanted: str) -> 
         try:
             return Version(wanted)
         except InvalidVersion:
-            raise UsageError(f"invalid version {wanted!r} for {project.name}", "use a PEP 440 version") from None
+            raise UsageError(
+                f"invalid version {wanted!r} for {project.name}", "use a PEP 440 version"
+            ) from None
     if project.version is None:
         raise UsageError(
             f"{project.name} has no release version for {series.label} in the bundled "
@@ -125,18 +142,32 @@ def make_plan(
     chosen = project_pins(series, project_specs)
     if chosen:
         closure = resolve.closure(
-            [p.requirement() for p in chosen], pinned, build_constraints,
-            index_url=index_url, target=target, workdir=workdir,
+            [p.requirement() for p in chosen],
+            pinned,
+            build_constraints,
+            index_url=index_url,
+            target=target,
+            workdir=workdir,
             log=workdir / "logs" / f"resolve-{series.id}-{target.name}.log",
         )
+        # Denylisted names are left unpinned, not excluded: certifi, for one, is on the
+        # denylist so that deployments get the newest CA bundle.
         own = {canonicalize_name(p.pypi_name) for p in chosen}
-        wanted = {n: v for n, v in closure.items() if n not in own and n not in denied}
+        wanted = {n: v for n, v in closure.items() if n not in own}
     else:
         wanted = pinned
     return ReleasePlan(
-        series, target, data, constraints, wanted, chosen, build_constraints,
+        series,
+        target,
+        data,
+        constraints,
+        wanted,
+        chosen,
+        build_constraints,
         tuple(sysdeps.build_dependencies(data.bindep, target, f"{data.origin}/bindep.txt")),
-        allow_missing, index_url, denied,
+        allow_missing,
+        index_url,
+        denied,
     )
 
 

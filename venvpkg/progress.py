@@ -9,7 +9,14 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 
@@ -22,7 +29,7 @@ class Display:
         self.verbosity = verbosity
         self.live = self.console.is_terminal and verbosity >= 0
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def info(self, message: str) -> None:
         if self.verbosity >= 0:
@@ -46,8 +53,13 @@ class Display:
         """A counted stage: a bar on a terminal, a start and an end line otherwise."""
         began = time.monotonic()
         if self.live and total:
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[item]}"), TimeElapsedColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[item]}"),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=self.console, transient=True) as progress:
                 self._progress = progress
                 self._task = progress.add_task(title, total=total, item="")

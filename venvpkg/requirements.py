@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from packaging.markers import InvalidMarker, Marker
+from packaging.markers import InvalidMarker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -81,7 +82,9 @@ def _parse_line(line: str, where: str) -> Requirement:
     try:
         return Requirement(line)
     except (InvalidRequirement, InvalidMarker) as error:
-        raise DataError(f"{where}: malformed constraint: {error}", "fix or remove the line") from None
+        raise DataError(
+            f"{where}: malformed constraint: {error}", "fix or remove the line"
+        ) from None
 
 
 def _exact_pin(requirement: Requirement, where: str) -> Pin:
@@ -93,7 +96,9 @@ def _exact_pin(requirement: Requirement, where: str) -> Pin:
     try:
         version = Version(specs[0].version)
     except InvalidVersion:
-        raise DataError(f"{where}: invalid version in {requirement}", "use a PEP 440 version") from None
+        raise DataError(
+            f"{where}: invalid version in {requirement}", "use a PEP 440 version"
+        ) from None
     return Pin(canonicalize_name(requirement.name), requirement.name, version, where)
 
 
@@ -154,13 +159,19 @@ def load(series: Series, source: str | None, workdir: Path) -> RequirementsData:
         return bundled(series)
     path = Path(source)
     if path.is_dir():
-        return _read_dir(path, str(path), "local", _git_date(path) or "00000000")
+        return _read_dir(path, str(path), "local", _git_date(path) or _mtime_date(path))
     if "://" in source or source.startswith("git@"):
         return _from_git(series, source, workdir)
     raise UsageError(
         f"cannot read --requirements {source}",
         "give a checkout directory or a git URL[@REF]",
     )
+
+
+def _mtime_date(path: Path) -> str:
+    """For a plain directory: the day its newest file changed (YYYY-MM-DD, UTC)."""
+    newest = max((p.stat().st_mtime for p in path.iterdir() if p.is_file()), default=0.0)
+    return datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d")
 
 
 def _git_date(path: Path) -> str | None:
@@ -182,9 +193,13 @@ def _from_git(series: Series, source: str, workdir: Path) -> RequirementsData:
         staging = checkout.with_suffix(".partial")
         runner.run(["rm", "-rf", staging], log=log)
         try:
-            runner.run(["git", "clone", "--quiet", "--depth", "1", "--branch", ref, url, staging], log=log)
+            runner.run(
+                ["git", "clone", "--quiet", "--depth", "1", "--branch", ref, url, staging], log=log
+            )
         except CommandFailed as error:
             reason = error.tail[-1] if error.tail else "git clone failed"
-            raise UsageError(f"cannot read --requirements {url}@{ref}: {reason}", f"see {log}") from None
+            raise UsageError(
+                f"cannot read --requirements {url}@{ref}: {reason}", f"see {log}"
+            ) from None
         staging.rename(checkout)
-    return _read_dir(checkout, f"{url}@{ref}", ref, _git_date(checkout) or "00000000")
+    return _read_dir(checkout, f"{url}@{ref}", ref, _git_date(checkout) or _mtime_date(checkout))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,7 +71,12 @@ def closure(
             f"on that Python (it runs on {sys.version_info[0]}.{sys.version_info[1]})",
             f"install venvpkg with {target.interpreter} -m venv",
         )
-    cache = workdir / "cache" / "resolve" / f"{_key(requirements, extra_constraints, index_url, target)}.json"
+    cache = (
+        workdir
+        / "cache"
+        / "resolve"
+        / f"{_key(requirements, extra_constraints, index_url, target)}.json"
+    )
     if cache.is_file():
         cached = json.loads(cache.read_text())
         if _still_valid(cached, pins):
@@ -92,23 +98,46 @@ def _compile(
     scratch.mkdir(parents=True, exist_ok=True)
     constraints = scratch / "constraints.txt"
     constraints.write_text(
-        "".join(f"{name}=={version}\n" for name, version in sorted(pins.items())) + extra_constraints
+        "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+        + extra_constraints
     )
     wanted = scratch / "requirements.in"
     wanted.write_text("".join(f"{r}\n" for r in requirements))
     output = scratch / "requirements.txt"
     output.unlink(missing_ok=True)
-    command = [
-        sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header", "--no-annotate",
-        "--allow-unsafe", "--strip-extras", "--no-emit-index-url", "--index-url", index_url,
-        "--constraint", constraints, "--output-file", output, wanted,
+    command: list[str | os.PathLike[str]] = [
+        sys.executable,
+        "-m",
+        "piptools",
+        "compile",
+        "--quiet",
+        "--no-header",
+        "--no-annotate",
+        "--allow-unsafe",
+        "--strip-extras",
+        "--no-emit-index-url",
+        "--index-url",
+        index_url,
+        "--constraint",
+        constraints,
+        "--output-file",
+        output,
+        wanted,
     ]
     try:
         runner.run(command, log=log, env=runner.pip_environment(), cwd=scratch)
     except CommandFailed as error:
-        reason = next((line for line in reversed(error.tail) if "conflict" in line.lower()
-                       or "could not find" in line.lower() or "no matching" in line.lower()),
-                      error.tail[-1] if error.tail else "pip-compile failed")
-        raise ResolutionFailed(f"cannot resolve {', '.join(requirements)}: {reason.strip()}",
-                               f"see {log}") from None
+        reason = next(
+            (
+                line
+                for line in reversed(error.tail)
+                if "conflict" in line.lower()
+                or "could not find" in line.lower()
+                or "no matching" in line.lower()
+            ),
+            error.tail[-1] if error.tail else "pip-compile failed",
+        )
+        raise ResolutionFailed(
+            f"cannot resolve {', '.join(requirements)}: {reason.strip()}", f"see {log}"
+        ) from None
     return parse_compiled(output.read_text())

@@ -40,7 +40,9 @@ class Target:
     def wheel_tags(self) -> tuple[tags.Tag, ...]:
         """Tags of wheels that install on this release, best first."""
         arch = platform.machine()
-        platforms = [f"manylinux_{self.glibc[0]}_{minor}_{arch}" for minor in range(self.glibc[1], 4, -1)]
+        platforms = [
+            f"manylinux_{self.glibc[0]}_{minor}_{arch}" for minor in range(self.glibc[1], 4, -1)
+        ]
         legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
         expanded = []
         for name in platforms:
@@ -48,9 +50,7 @@ class Target:
             minor = int(name.split("_")[2])
             if minor in legacy:
                 expanded.append(f"{legacy[minor]}_{arch}")
-        found = list(
-            tags.cpython_tags(self.python, abis=[self.python_tag], platforms=expanded)
-        )
+        found = list(tags.cpython_tags(self.python, abis=[self.python_tag], platforms=expanded))
         found += tags.compatible_tags(self.python, interpreter=self.python_tag, platforms=expanded)
         return tuple(found)
 
@@ -106,7 +106,8 @@ def require_host_can_build(target: Target, os_release: Path = Path("/etc/os-rele
         raise UsageError(
             f"target {target.name} needs its own python{target.python[0]}.{target.python[1]}; "
             f"this host is {host or 'not Debian'}",
-            f"build on a {target.name} host, or use --target {host}" if host in TARGETS
+            f"build on a {target.name} host, or use --target {host}"
+            if host in TARGETS
             else f"build on a {target.name} host",
         )
     if not target.interpreter.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.parser
 import re
 import shutil
 import tarfile
@@ -10,6 +11,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -69,6 +71,22 @@ def build_requires(sdist: Path) -> list[str]:
     return requires
 
 
+def wheel_requires(wheel: Path) -> list[Requirement]:
+    """Requires-Dist of a wheel, read from its METADATA."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(
+            n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+        )
+        metadata = email.parser.BytesParser().parsebytes(archive.read(name), headersonly=True)
+    found = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        try:
+            found.append(Requirement(line))
+        except InvalidRequirement:
+            continue
+    return found
+
+
 def build_environment(target: Target, workdir: Path) -> Path:
     """A venv of the target's own interpreter that runs `pip wheel`; created once, offline."""
     home = workdir / "tools" / f"{target.name}-py{target.python[0]}.{target.python[1]}"
@@ -79,7 +97,9 @@ def build_environment(target: Target, workdir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".venv-", dir=home.parent))
     log = workdir / "logs" / "build-environment.log"
     try:
-        runner.run([target.interpreter, "-m", "venv", staging], log=log, env=runner.pip_environment())
+        runner.run(
+            [target.interpreter, "-m", "venv", staging], log=log, env=runner.pip_environment()
+        )
         # A venv embeds its own path in scripts; rename keeps the interpreter working
         # because we only ever call bin/python -m pip.
         staging.rename(home)
@@ -103,17 +123,31 @@ def build_wheel(
 ) -> Path:
     """Build one sdist with no network; the wheel appears in `output` only when complete."""
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=output))
-    env = runner.pip_environment({
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(find_links),
-        "PIP_CONSTRAINT": str(constraints),
-        "PIP_NO_CACHE_DIR": "1",
-        "SOURCE_DATE_EPOCH": source_date_epoch,
-    })
+    env = runner.pip_environment(
+        {
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(find_links),
+            "PIP_CONSTRAINT": str(constraints),
+            "PIP_NO_CACHE_DIR": "1",
+            "SOURCE_DATE_EPOCH": source_date_epoch,
+        }
+    )
     try:
         runner.run(
-            [python, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", scratch, sdist],
-            log=log, env=env, timeout=3600,
+            [
+                python,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--use-pep517",
+                "--wheel-dir",
+                scratch,
+                sdist,
+            ],
+            log=log,
+            env=env,
+            timeout=3600,
         )
         built = _the_wheel(scratch, name, version, log)
         final = output / built.name
@@ -139,8 +173,10 @@ CAUSES = [
     re.compile(r"fatal error: .*"),
     re.compile(r"(?:Could not find|ERROR: Could not find|No matching distribution).*"),
     re.compile(r"(?:ModuleNotFoundError|ImportError|FileNotFoundError|OSError|RuntimeError): .*"),
-    re.compile(r"error: (?!subprocess-exited-with-error|metadata-generation-failed|"
-               r"legacy-install-failure|command .* failed).*"),
+    re.compile(
+        r"error: (?!subprocess-exited-with-error|metadata-generation-failed|"
+        r"legacy-install-failure|command .* failed).*"
+    ),
     re.compile(r"\S*(?:Error|Exception): .*"),
 ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -18,13 +17,14 @@ from packaging.version import Version
 
 from venvpkg import pack, resolve, sysdeps, wheelbuild
 from venvpkg.config import Settings
-from venvpkg.errors import BuildFailed, VenvpkgError
+from venvpkg.errors import BuildFailed, NetworkError, VenvpkgError
 from venvpkg.fetch import Artifact, Index, choose
 from venvpkg.plan import ReleasePlan
 from venvpkg.progress import Display
 from venvpkg.store import Store, atomic_write_text, exclusive, place, sha256_file
 
 FETCH_THREADS = 16
+MAX_ROUNDS = 4
 # Backends that import setuptools and, before setuptools 70.1, need wheel for bdist_wheel.
 SETUPTOOLS_BACKENDS = ("setuptools", "pbr")
 T = TypeVar("T")
@@ -102,27 +102,38 @@ def _up_to_date(plan: ReleasePlan, paths: Paths) -> bool:
     if not meta.is_file():
         return False
     recorded = json.loads(meta.read_text())
-    return recorded.get("fingerprint") == plan.fingerprint() and pack.current(paths.debs, plan) is not None
+    return (
+        recorded.get("fingerprint") == plan.fingerprint()
+        and pack.current(paths.debs, plan) is not None
+    )
 
 
-def _refresh(plan: ReleasePlan, settings: Settings, paths: Paths, result: ReleaseResult,
-             display: Display) -> None:
+def _refresh(
+    plan: ReleasePlan, settings: Settings, paths: Paths, result: ReleaseResult, display: Display
+) -> None:
     index = Index(plan.index_url, settings.workdir / "cache" / "index")
     entries = {name: Entry(name, version) for name, version in plan.wanted.items()}
-    result.failures += _fetch(entries.values(), plan, index, paths, settings.jobs, display)
-    build_deps = _build_dependencies(plan, entries, index, paths, display)
-    for name, version in build_deps.items():
-        entries.setdefault(name, Entry(name, version, build_dependency=True))
-    result.failures += _fetch(
-        [e for e in entries.values() if e.build_dependency], plan, index, paths, settings.jobs, display
-    )
-    result.entries = list(entries.values())
-    to_build = [e for e in entries.values() if e.artifact and not e.artifact.is_wheel]
-    if to_build or not _debs_exist(paths):
-        sysdeps.ensure_installed(sysdeps.package_names(list(plan.build_depends)),
-                                 paths.logs / "apt.log", install=True)
-    _stage(entries.values(), paths)
-    result.failures += _build(list(entries.values()), to_build, plan, paths, settings, display)
+    shutil.rmtree(paths.staging, ignore_errors=True)
+    paths.staging.mkdir(parents=True)
+    for _round in range(MAX_ROUNDS):
+        _fill(entries, plan, index, paths, settings, result, display)
+        missing = _unsatisfied(entries, plan)
+        if not missing:
+            break
+        # Names the pins need but the branch does not pin (denylisted ones such as
+        # certifi, or new dependencies): resolve them once, under the existing pins.
+        display.info(f"completing the closure: {', '.join(sorted(missing))}")
+        pins = {n: e.version for n, e in entries.items()}
+        for name, version in resolve.closure(
+            sorted(missing.values()),
+            pins,
+            plan.build_constraints,
+            index_url=plan.index_url,
+            target=plan.target,
+            workdir=paths.workdir,
+            log=paths.logs / "resolve-missing.log",
+        ).items():
+            entries.setdefault(name, Entry(name, version))
     failed = {canonicalize_name(f.name) for f in result.failures}
     result.entries = [e for e in entries.values() if e.name not in failed and e.wheel]
     if result.failures and not plan.allow_missing:
@@ -136,12 +147,64 @@ def _refresh(plan: ReleasePlan, settings: Settings, paths: Paths, result: Releas
     result.package = pack.pack(plan, paths.wheelhouse, paths.debs, settings.workdir, display)
 
 
+def _fill(
+    entries: dict[NormalizedName, Entry],
+    plan: ReleasePlan,
+    index: Index,
+    paths: Paths,
+    settings: Settings,
+    result: ReleaseResult,
+    display: Display,
+) -> None:
+    """Fetch what is new, add build dependencies, and build every sdist not yet built."""
+    failed = {canonicalize_name(f.name) for f in result.failures}
+    fresh = [e for e in entries.values() if e.artifact is None and e.name not in failed]
+    result.failures += _fetch(fresh, plan, index, paths, settings.jobs, display)
+    for name, version in _build_dependencies(plan, entries, index, paths, display).items():
+        entries.setdefault(name, Entry(name, version, build_dependency=True))
+    result.failures += _fetch(
+        [e for e in entries.values() if e.artifact is None],
+        plan,
+        index,
+        paths,
+        settings.jobs,
+        display,
+    )
+    to_build = [
+        e for e in entries.values() if e.artifact and not e.artifact.is_wheel and e.wheel is None
+    ]
+    if to_build or not _debs_exist(paths):
+        sysdeps.ensure_installed(
+            sysdeps.package_names(list(plan.build_depends)), paths.logs / "apt.log", install=True
+        )
+    _stage(entries.values(), paths)
+    result.failures += _build(list(entries.values()), to_build, plan, paths, settings, display)
+
+
+def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dict[str, str]:
+    """Requirements of the wheels that no entry provides: name -> requirement."""
+    environment = plan.target.marker_environment() | {"extra": ""}
+    missing: dict[str, str] = {}
+    for entry in entries.values():
+        if entry.wheel is None:
+            continue
+        for requirement in wheelbuild.wheel_requires(entry.wheel):
+            name = canonicalize_name(requirement.name)
+            if name in entries or (
+                requirement.marker and not requirement.marker.evaluate(environment)
+            ):
+                continue
+            missing[name] = f"{requirement.name}{requirement.specifier}"
+    return missing
+
+
 def _debs_exist(paths: Paths) -> bool:
     return paths.debs.is_dir() and any(paths.debs.glob("*.deb"))
 
 
-def _parallel(items: Iterable[T], jobs: int, work: Callable[[T], str], display: Display,
-              title: str) -> list[tuple[T, VenvpkgError]]:
+def _parallel(
+    items: Iterable[T], jobs: int, work: Callable[[T], str], display: Display, title: str
+) -> list[tuple[T, VenvpkgError]]:
     """Run `work` over `items` on `jobs` threads; collect the errors instead of stopping."""
     pending = list(items)
     errors: list[tuple[T, VenvpkgError]] = []
@@ -157,8 +220,14 @@ def _parallel(items: Iterable[T], jobs: int, work: Callable[[T], str], display: 
     return errors
 
 
-def _fetch(entries: Iterable[Entry], plan: ReleasePlan, index: Index, paths: Paths, jobs: int,
-           display: Display) -> list[Failure]:
+def _fetch(
+    entries: Iterable[Entry],
+    plan: ReleasePlan,
+    index: Index,
+    paths: Paths,
+    jobs: int,
+    display: Display,
+) -> list[Failure]:
     """Find and download each entry's best file for the target."""
     todo = [e for e in entries if e.artifact is None]
 
@@ -172,6 +241,17 @@ def _fetch(entries: Iterable[Entry], plan: ReleasePlan, index: Index, paths: Pat
         return artifact.filename
 
     errors = _parallel(todo, max(jobs, FETCH_THREADS), fetch_one, display, "fetch")
+    unreachable = sorted(
+        str(entry.name) for entry, error in errors if isinstance(error, NetworkError)
+    )
+    if unreachable:
+        shown = ", ".join(unreachable[:8]) + (
+            f" and {len(unreachable) - 8} more" if len(unreachable) > 8 else ""
+        )
+        raise NetworkError(
+            f"cannot reach {plan.index_url} for {len(unreachable)} pins: {shown}",
+            "check the network or --index-url; what was fetched is kept, re-run to continue",
+        )
     return [_failure(entry, error, paths.logs / "fetch.log") for entry, error in errors]
 
 
@@ -180,20 +260,34 @@ def _failure(entry: Entry, error: VenvpkgError, log: Path) -> Failure:
     return Failure(str(entry.name), str(entry.version), error.message, str(where))
 
 
-def _build_dependencies(plan: ReleasePlan, entries: dict[NormalizedName, Entry], index: Index,
-                        paths: Paths, display: Display) -> dict[NormalizedName, Version]:
+def _build_dependencies(
+    plan: ReleasePlan,
+    entries: dict[NormalizedName, Entry],
+    index: Index,
+    paths: Paths,
+    display: Display,
+) -> dict[NormalizedName, Version]:
     """Everything the sdists (and the projects themselves) need to build offline."""
-    sdists = [paths.store.path(e.sha256) for e in entries.values()
-              if e.artifact and not e.artifact.is_wheel]
+    sdists = [
+        paths.store.path(e.sha256)
+        for e in entries.values()
+        if e.artifact and not e.artifact.is_wheel
+    ]
     sdists += _project_sdists(plan, index, paths)
     requires = sorted({r for sdist in sdists for r in _requires(sdist, paths)})
     if not requires:
         return {}
     display.info(f"resolving {len(requires)} build requirements")
     pins = {n: p.version for n, p in plan.constraints.items()} | dict(plan.wanted)
-    return resolve.closure(requires, pins, plan.build_constraints, index_url=plan.index_url,
-                           target=plan.target, workdir=paths.workdir,
-                           log=paths.logs / "resolve-build.log")
+    return resolve.closure(
+        requires,
+        pins,
+        plan.build_constraints,
+        index_url=plan.index_url,
+        target=plan.target,
+        workdir=paths.workdir,
+        log=paths.logs / "resolve-build.log",
+    )
 
 
 def _project_sdists(plan: ReleasePlan, index: Index, paths: Paths) -> list[Path]:
@@ -218,31 +312,38 @@ def _requires(sdist: Path, paths: Paths) -> list[str]:
 
 
 def _stage(entries: Iterable[Entry], paths: Paths) -> None:
-    """Fill the staging directory with every wheel we have, as find-links for builds."""
-    shutil.rmtree(paths.staging, ignore_errors=True)
-    paths.staging.mkdir(parents=True)
+    """Link every fetched wheel into the staging directory, the find-links of builds."""
     for entry in entries:
-        if entry.artifact and entry.artifact.is_wheel and entry.sha256:
+        if entry.wheel is None and entry.artifact and entry.artifact.is_wheel and entry.sha256:
             entry.wheel = paths.staging / entry.artifact.filename
             place(paths.store.path(entry.sha256), entry.wheel)
 
 
-def _build(everything: list[Entry], to_build: list[Entry], plan: ReleasePlan, paths: Paths,
-           settings: Settings, display: Display) -> list[Failure]:
+def _build(
+    everything: list[Entry],
+    to_build: list[Entry],
+    plan: ReleasePlan,
+    paths: Paths,
+    settings: Settings,
+    display: Display,
+) -> list[Failure]:
     """Compile sdists in parallel, build dependencies first; reuse earlier builds."""
     if not to_build:
         return []
     python = wheelbuild.build_environment(plan.target, settings.workdir)
     constraints = paths.staging.parent / f".{plan.id}.build-constraints.txt"
-    atomic_write_text(constraints, "".join(
-        f"{e.name}=={e.version}\n" for e in sorted(everything, key=lambda e: e.name)
-    ) + plan.build_constraints)
+    atomic_write_text(
+        constraints,
+        "".join(f"{e.name}=={e.version}\n" for e in sorted(everything, key=lambda e: e.name))
+        + plan.build_constraints,
+    )
     epoch = _source_date_epoch(plan)
     failures = []
     for group in (
         [e for e in to_build if e.build_dependency],
         [e for e in to_build if not e.build_dependency],
     ):
+
         def build_one(entry: Entry) -> str:
             entry.wheel, entry.built = _build_cached(entry, python, constraints, paths, epoch)
             return entry.wheel.name
@@ -252,8 +353,9 @@ def _build(everything: list[Entry], to_build: list[Entry], plan: ReleasePlan, pa
     return failures
 
 
-def _build_cached(entry: Entry, python: Path, constraints: Path, paths: Paths,
-                  epoch: str) -> tuple[Path, bool]:
+def _build_cached(
+    entry: Entry, python: Path, constraints: Path, paths: Paths, epoch: str
+) -> tuple[Path, bool]:
     """The wheel built from this exact sdist for this target, building it if new."""
     slot = paths.built / entry.sha256[:2] / entry.sha256
     existing = sorted(slot.glob("*.whl")) if slot.is_dir() else []
@@ -263,9 +365,15 @@ def _build_cached(entry: Entry, python: Path, constraints: Path, paths: Paths,
         slot.mkdir(parents=True, exist_ok=True)
         assert entry.artifact is not None
         wheel = wheelbuild.build_wheel(
-            _named_sdist(entry, paths), entry.artifact.name, entry.version, python=python,
-            find_links=paths.staging, constraints=constraints, output=slot,
-            log=paths.logs / f"build-{entry.name}.log", source_date_epoch=epoch,
+            _named_sdist(entry, paths),
+            entry.artifact.name,
+            entry.version,
+            python=python,
+            find_links=paths.staging,
+            constraints=constraints,
+            output=slot,
+            log=paths.logs / f"build-{entry.name}.log",
+            source_date_epoch=epoch,
         )
         built = True
     staged = paths.staging / wheel.name
@@ -296,12 +404,16 @@ def _commit(plan: ReleasePlan, paths: Paths, result: ReleaseResult) -> None:
     for entry in result.entries:
         assert entry.wheel is not None
         entry.sha256 = sha256_file(entry.wheel)
-    atomic_write_text(staging / "upper-constraints.txt", "".join(
-        f"{pin.project}==={pin.version}\n" for _, pin in sorted(plan.constraints.items())))
+    atomic_write_text(
+        staging / "upper-constraints.txt",
+        "".join(f"{pin.project}==={pin.version}\n" for _, pin in sorted(plan.constraints.items())),
+    )
     atomic_write_text(staging / "build-constraints.txt", plan.build_constraints)
     atomic_write_text(staging / "build-depends.txt", "".join(f"{d}\n" for d in plan.build_depends))
-    atomic_write_text(staging / "missing.txt", "".join(
-        f"{f.name}=={f.version}  # {f.cause}\n" for f in result.failures))
+    atomic_write_text(
+        staging / "missing.txt",
+        "".join(f"{f.name}=={f.version}  # {f.cause}\n" for f in result.failures),
+    )
     atomic_write_text(staging / "requirements.lock", lock_text(result.entries))
     atomic_write_text(staging / "wheelhouse.json", json.dumps(_metadata(plan, result), indent=1))
     _swap(staging, paths.wheelhouse)
@@ -327,12 +439,16 @@ def _metadata(plan: ReleasePlan, result: ReleaseResult) -> dict[str, object]:
         "codename": plan.series.codename,
         "target": plan.target.name,
         "python": ".".join(map(str, plan.target.python)),
-        "requirements": {"origin": plan.data.origin, "ref": plan.data.ref,
-                         "date": plan.data.commit_date},
+        "requirements": {
+            "origin": plan.data.origin,
+            "ref": plan.data.ref,
+            "date": plan.data.commit_date,
+        },
         "projects": [p.requirement() for p in plan.projects],
         "unpinned": [f"{n}=={plan.wanted[n]}" for n in plan.unpinned],
-        "build_dependencies": sorted(f"{e.name}=={e.version}" for e in result.entries
-                                     if e.build_dependency),
+        "build_dependencies": sorted(
+            f"{e.name}=={e.version}" for e in result.entries if e.build_dependency
+        ),
         "missing": [f"{f.name}=={f.version}" for f in result.failures],
         "fingerprint": plan.fingerprint(),
     }

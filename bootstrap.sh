@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install what venvpkg needs on Debian (bookworm or newer), as root, into ./.venv.
+#   ./bootstrap.sh        the tool and the Debian packaging tools it drives
+#   ./bootstrap.sh test   the same plus the test and lint tools
+set -eu
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+    python3 python3-venv python3-dev build-essential git ca-certificates \
+    dpkg-dev debhelper fakeroot lintian dh-virtualenv >/dev/null
+# A host pip configuration (pip.conf, PIP_FIND_LINKS) must not leak into our environment.
+unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
+export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
+[ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+if [ "${1:-}" = test ]; then
+    .venv/bin/pip install -q -e '.[test,lint]'
+else
+    .venv/bin/pip install -q .
+fi

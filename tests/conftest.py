@@ -1,0 +1,89 @@
+"""Shared fixtures: a local package index of wheels and sdists the tests build themselves."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import packages
+
+DATA = Path(__file__).parent / "data"
+
+
+def build_fixture_files(files: Path) -> None:
+    """Every distribution the fixture series pins, plus a project and a build backend."""
+    files.mkdir(parents=True, exist_ok=True)
+    packages.backend_wheel(files, "1.0")
+    packages.backend_wheel(files, "2.0")  # excluded by build-constraints.txt (<2)
+    packages.make_wheel(files, "fixlib-a", "1.0", {"fixlib_a/__init__.py": "VALUE = 'a1'\n"})
+    packages.make_wheel(files, "fixlib-a", "1.1", {"fixlib_a/__init__.py": "VALUE = 'a11'\n"})
+    packages.make_wheel(files, "fixlib-unused", "1.0", {"fixlib_unused.py": ""})
+    packages.make_wheel(files, "fixlint", "1.0", {"fixlint.py": ""})
+    packages.make_wheel(files, "fixlib-transitive", "3.0", {"fixlib_transitive.py": "X = 3\n"})
+    packages.make_sdist(
+        files,
+        "fixlib-b",
+        "1.0",
+        {"fixlib_b/__init__.py": "from fixlib_a import VALUE\n"},
+        requires=("fixlib-a", "fixlib-transitive"),
+    )
+    packages.make_sdist(
+        files,
+        "fixlib-c",
+        "2.0",
+        {},
+        extensions={"fixlib_c": packages.C_MODULE % {"name": "fixlib_c"}},
+    )
+    packages.make_sdist(
+        files, "fixlib-broken", "1.0", {}, extensions={"fixlib_broken": packages.BROKEN_C}
+    )
+    packages.make_sdist(
+        files,
+        "fixproj",
+        "1.0",
+        {"fixproj/__init__.py": "import fixlib_b, fixlib_c\n"},
+        requires=("fixlib-b", "fixlib-c"),
+        scripts={"fixproj-manage": "fixproj:main"},
+    )
+
+
+@pytest.fixture(scope="session")
+def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("index")
+    build_fixture_files(root / "files")
+    packages.write_index(root / "files", root)
+    with packages.serve(root) as url:
+        yield url
+
+
+@pytest.fixture
+def requirements_dir(tmp_path: Path) -> Path:
+    """A writable copy of the fixture requirements branch."""
+    target = tmp_path / "requirements"
+    shutil.copytree(DATA / "requirements-2025.2", target)
+    return target
+
+
+def venvpkg(
+    *args: str, workdir: Path, index: str | None = None, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command line, as a user would."""
+    command = [sys.executable, "-m", "venvpkg", "--workdir", str(workdir)]
+    if index:
+        command += ["--index-url", index]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VENVPKG_"))}
+    result = subprocess.run(
+        [*command, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"venvpkg {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+    return result

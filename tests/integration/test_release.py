@@ -1,0 +1,260 @@
+"""`venvpkg release` end to end: a local index, real pip builds, dpkg-buildpackage, lintian."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, venvpkg
+
+SERIES = "2025.2"
+WHEELHOUSE = f"wheelhouse/{SERIES}-bookworm"
+DEBS = f"debs/bookworm-{SERIES}"
+
+
+def _lock(path: Path) -> dict[str, str]:
+    """name -> sha256 from a requirements.lock."""
+    names, found = [], {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            names.append(line.split("==")[0])
+        elif "--hash=sha256:" in line:
+            found[names[-1]] = line.split("sha256:")[1].strip()
+    return found
+
+
+def _deb(workdir: Path) -> Path:
+    debs = list((workdir / DEBS).glob("*.deb"))
+    assert len(debs) == 1, debs
+    return debs[0]
+
+
+@pytest.fixture(scope="module")
+def requirements_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("reqs") / "requirements"
+    shutil.copytree(DATA / "requirements-2025.2", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def released(
+    index_url: str, requirements_copy: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """One cold release of the whole fixture series; tests below inspect or copy it."""
+    workdir = tmp_path_factory.mktemp("work")
+    venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_copy),
+        "-j",
+        "2",
+        workdir=workdir,
+        index=index_url,
+    )
+    return workdir
+
+
+def test_wheelhouse_holds_every_applicable_pin_as_a_wheel(released: Path) -> None:
+    names = sorted(p.name for p in (released / WHEELHOUSE).glob("*.whl"))
+    assert names == [
+        "fixlib_a-1.0-py3-none-any.whl",
+        "fixlib_b-1.0-py3-none-any.whl",
+        "fixlib_c-2.0-cp311-cp311-linux_x86_64.whl",
+        "fixlib_transitive-3.0-py3-none-any.whl",  # needed by fixlib-b, not pinned
+        "fixlib_unused-1.0-py3-none-any.whl",
+        "fixture_backend-1.0-py3-none-any.whl",  # build dependency, <2 per build-constraints
+    ]
+    constraints = (released / WHEELHOUSE / "upper-constraints.txt").read_text()
+    assert "fixlint" not in constraints  # denylisted
+    assert "fixlib-old" not in constraints  # marker is false for python 3.11
+
+
+def test_lock_pins_every_wheel_by_sha256(released: Path) -> None:
+    wheelhouse = released / WHEELHOUSE
+    lock = _lock(wheelhouse / "requirements.lock")
+    assert len(lock) == len(list(wheelhouse.glob("*.whl")))
+    for wheel in wheelhouse.glob("*.whl"):
+        name = wheel.name.split("-")[0].replace("_", "-")
+        assert lock[name] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def test_package_ships_wheels_unchanged_and_installs_offline(
+    released: Path, tmp_path: Path
+) -> None:
+    deb = _deb(released)
+    assert deb.name.endswith("+deb12_amd64.deb")
+    fields = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Package", "Architecture"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Package: openstack-requirements-2025.2" in fields
+    assert "Architecture: amd64" in fields
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    shipped = root / "usr/lib/venvpkg/wheelhouse/2025.2"
+    lock = _lock(shipped / "requirements.lock")
+    for wheel in shipped.glob("*.whl"):
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() in lock.values(), wheel.name
+    depends = (shipped / "build-depends.txt").read_text().split()
+    assert depends == ["gcc", "libc6-dev", "python3-dev"]  # no [test] or rpm entries
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
+    subprocess.run(
+        [
+            str(venv / "bin/pip"),
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(shipped),
+            "--require-hashes",
+            "-r",
+            str(shipped / "requirements.lock"),
+        ],
+        check=True,
+        env=env,
+    )
+    out = subprocess.run(
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import fixlib_c, fixlib_b; print(fixlib_c.add(2, 3), fixlib_b.VALUE)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.split() == ["5", "a1"]
+
+
+def test_package_is_lintian_clean(released: Path) -> None:
+    result = subprocess.run(
+        ["lintian", "--fail-on", "error,warning", str(_deb(released))],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rerun_with_unchanged_inputs_does_nothing(
+    released: Path, index_url: str, requirements_copy: Path
+) -> None:
+    before = _deb(released).stat().st_mtime_ns
+    began = time.monotonic()
+    result = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_copy),
+        workdir=released,
+        index=index_url,
+    )
+    assert time.monotonic() - began < 5
+    assert "nothing to do" in result.stderr
+    assert _deb(released).stat().st_mtime_ns == before
+
+
+def test_bumped_pin_refetches_only_that_pin(released: Path, index_url: str, tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    shutil.copytree(released, workdir)
+    requirements = tmp_path / "requirements"
+    shutil.copytree(DATA / "requirements-2025.2", requirements)
+    constraints = requirements / "upper-constraints.txt"
+    constraints.write_text(constraints.read_text().replace("fixlib-a===1.0", "fixlib-a===1.1"))
+    old_version = _deb(workdir).name.split("_")[1]
+    result = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements),
+        "--json",
+        workdir=workdir,
+        index=index_url,
+    )
+    summary = json.loads(result.stdout)
+    assert (summary["fetched"], summary["built"]) == (1, 0)
+    assert (workdir / WHEELHOUSE / "fixlib_a-1.1-py3-none-any.whl").exists()
+    assert not (workdir / WHEELHOUSE / "fixlib_a-1.0-py3-none-any.whl").exists()
+    new_version = _deb(workdir).name.split("_")[1]
+    check = subprocess.run(["dpkg", "--compare-versions", new_version, "gt", old_version])
+    assert check.returncode == 0, (old_version, new_version)
+
+
+def test_projects_limit_the_wheelhouse_to_their_closure(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_dir),
+        "--projects",
+        "fixproj==1.0",
+        workdir=tmp_path,
+        index=index_url,
+    )
+    names = {p.name.split("-")[0] for p in (tmp_path / WHEELHOUSE).glob("*.whl")}
+    assert names == {"fixlib_a", "fixlib_b", "fixlib_c", "fixlib_transitive", "fixture_backend"}
+    meta = json.loads((tmp_path / WHEELHOUSE / "wheelhouse.json").read_text())
+    assert meta["projects"] == ["fixproj==1.0"]
+
+
+def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    constraints = requirements_dir / "upper-constraints.txt"
+    constraints.write_text(constraints.read_text() + "fixlib-broken===1.0\n")
+    failed = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_dir),
+        workdir=tmp_path,
+        index=index_url,
+        check=False,
+    )
+    assert failed.returncode == 5
+    assert "fixlib-broken==1.0: fatal error: no_such_header_venvpkg.h" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not (tmp_path / WHEELHOUSE).exists()
+    assert not list(tmp_path.glob("debs/*/*.deb"))
+    venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_dir),
+        "--allow-missing",
+        workdir=tmp_path,
+        index=index_url,
+    )
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(_deb(tmp_path)), str(root)], check=True)
+    missing = (root / "usr/lib/venvpkg/wheelhouse/2025.2/missing.txt").read_text()
+    assert missing.startswith("fixlib-broken==1.0  # fatal error")
+
+
+def test_unreachable_index_is_one_clear_line(requirements_dir: Path, tmp_path: Path) -> None:
+    result = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_dir),
+        workdir=tmp_path,
+        index="http://127.0.0.1:9/simple/",
+        check=False,
+    )
+    assert result.returncode == 4
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("venvpkg: error: cannot reach http://127.0.0.1:9/simple/")
+    assert "fixlib-a" in lines[-1]
+    assert "Traceback" not in result.stderr
