@@ -22,6 +22,9 @@ class VenvpkgError(Exception):
         """The single line shown to the user."""
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
+    def __str__(self) -> str:
+        return self.line()
+
 
 class UsageError(VenvpkgError):
     """Bad input on the command line or in the configuration."""

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from venvpkg import plan, requirements, series, targets
+from venvpkg.errors import UsageError
+
+FLAMINGO = series.lookup("2025.2")
+BOOKWORM = targets.lookup("bookworm")
+
+
+def _data(uc: str, denylist: str = "") -> requirements.RequirementsData:
+    return requirements.RequirementsData(
+        "test",
+        "stable/2025.2",
+        "2026-05-05",
+        uc,
+        denylist,
+        "setuptools<82\n",
+        "gcc [platform:dpkg]\n",
+    )
+
+
+def _plan(data: requirements.RequirementsData) -> plan.ReleasePlan:
+    return plan.make_plan(
+        FLAMINGO,
+        BOOKWORM,
+        data,
+        project_specs=[],
+        allow_missing=False,
+        index_url="http://index/",
+        workdir=Path("/nonexistent"),
+    )
+
+
+def test_full_plan_takes_every_applicable_pin_but_the_denylist() -> None:
+    made = _plan(_data("a===1\nb===2\nflake8===7\nold===1;python_version<'3'\n", "flake8\n"))
+    assert made.wanted == {"a": Version("1"), "b": Version("2")}
+    assert made.build_depends == ("gcc",)
+    assert made.build_constraints == "setuptools<82\n"
+
+
+def test_fingerprint_changes_with_a_pin_and_only_then() -> None:
+    first = _plan(_data("a===1\nb===2\n"))
+    assert first.fingerprint() == _plan(_data("a===1\nb===2\n")).fingerprint()
+    assert first.fingerprint() != _plan(_data("a===1\nb===3\n")).fingerprint()
+    assert first.fingerprint() != replace(first, allow_missing=True).fingerprint()
+
+
+def test_project_versions_come_from_openstack_releases() -> None:
+    (keystone,) = plan.project_pins(FLAMINGO, ["keystone"])
+    assert keystone.requirement() == "keystone==28.0.2"
+    (placement,) = plan.project_pins(FLAMINGO, ["placement==14.0.0"])
+    assert placement.requirement() == "openstack-placement==14.0.0"
+
+
+def test_end_of_life_series_need_an_explicit_version() -> None:
+    with pytest.raises(UsageError, match="keystone has no release version for queens"):
+        plan.project_pins(series.lookup("queens"), ["keystone"])
+
+
+def test_unknown_project_suggests_close_names() -> None:
+    with pytest.raises(UsageError, match="unknown project 'keystnoe'.*did you mean keystone"):
+        plan.project_pins(FLAMINGO, ["keystnoe"])

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fixtures import packages
+from venvpkg import wheelbuild
+
+
+def test_build_requires_read_from_pyproject(tmp_path: Path) -> None:
+    sdist = packages.make_sdist(
+        tmp_path, "demo", "1.0", {"demo.py": ""}, backend="fixture-backend>=1.0"
+    )
+    assert wheelbuild.build_requires(sdist) == ["fixture-backend>=1.0"]
+
+
+def test_legacy_sdist_gets_setuptools_wheel_and_its_setup_requires(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    sdist = tmp_path / "old-1.0.tar.gz"
+    setup = b"from setuptools import setup\nsetup(setup_requires=['pbr>=2.0.0'], pbr=True)\n"
+    with tarfile.open(sdist, "w:gz") as archive:
+        info = tarfile.TarInfo("old-1.0/setup.py")
+        info.size = len(setup)
+        archive.addfile(info, io.BytesIO(setup))
+    assert wheelbuild.build_requires(sdist) == ["setuptools>=40.8.0", "wheel", "pbr>=2.0.0"]
+
+
+def test_failure_cause_prefers_the_compiler_error() -> None:
+    tail = [
+        "  src/x.c:1:10: fatal error: libvirt/libvirt.h: No such file or directory",
+        "  compilation terminated.",
+        "  error: command '/usr/bin/gcc' failed with exit code 1",
+        "  error: subprocess-exited-with-error",
+        "ERROR: Failed building wheel for libvirt-python",
+    ]
+    assert (
+        wheelbuild.failure_cause(tail)
+        == "fatal error: libvirt/libvirt.h: No such file or directory"
+    )
+
+
+def test_failure_cause_falls_back_to_a_python_error() -> None:
+    tail = [
+        "Traceback (most recent call last):",
+        "ModuleNotFoundError: No module named 'numpy'",
+        "error: subprocess-exited-with-error",
+    ]
+    assert wheelbuild.failure_cause(tail) == "ModuleNotFoundError: No module named 'numpy'"
+
+
+def test_wheel_requires_reads_metadata(tmp_path: Path) -> None:
+    wheel = packages.make_wheel(
+        tmp_path, "demo", "1.0", {"demo.py": ""}, requires=("a>=1", "b; python_version<'3'")
+    )
+    assert [str(r) for r in wheelbuild.wheel_requires(wheel)] == ["a>=1", 'b; python_version < "3"']
