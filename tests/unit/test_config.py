@@ -29,8 +29,8 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
         load_settings({"jobs": 0}, {})
     config = tmp_path / "bad.toml"
     config.write_text("[venvpkg\n")
-    with pytest.raises(DataError, match="bad.toml"):
+    with pytest.raises(DataError, match=r"bad\.toml"):
         load_settings({"config_file": str(config)}, {})
     config.write_text("[venvpkg]\nwrkdir = 1\n")
-    with pytest.raises(DataError, match="unknown setting venvpkg.wrkdir"):
+    with pytest.raises(DataError, match=r"unknown setting venvpkg\.wrkdir"):
         load_settings({"config_file": str(config)}, {})

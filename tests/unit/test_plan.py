@@ -64,5 +64,5 @@ def test_end_of_life_series_need_an_explicit_version() -> None:
 
 
 def test_unknown_project_suggests_close_names() -> None:
-    with pytest.raises(UsageError, match="unknown project 'keystnoe'.*did you mean keystone"):
+    with pytest.raises(UsageError, match=r"unknown project 'keystnoe'.*did you mean keystone"):
         plan.project_pins(FLAMINGO, ["keystnoe"])

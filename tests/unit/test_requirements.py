@@ -32,7 +32,7 @@ def test_malformed_line_names_file_and_line() -> None:
 
 
 def test_range_instead_of_pin_is_refused() -> None:
-    with pytest.raises(DataError, match="uc.txt:1: b>=1 is not an exact pin"):
+    with pytest.raises(DataError, match=r"uc\.txt:1: b>=1 is not an exact pin"):
         requirements.parse_constraints("b>=1\n", "uc.txt", BOOKWORM)
 
 

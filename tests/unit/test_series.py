@@ -57,6 +57,6 @@ def test_target_the_host_cannot_build_is_refused(tmp_path) -> None:  # type: ign
     os_release = tmp_path / "os-release"
     os_release.write_text("ID=debian\nVERSION_CODENAME=bookworm\n")
     with pytest.raises(
-        UsageError, match="target trixie needs its own python3.13; this host is bookworm"
+        UsageError, match=r"target trixie needs its own python3\.13; this host is bookworm"
     ):
         targets.require_host_can_build(targets.lookup("trixie"), os_release)
