@@ -171,6 +171,7 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         "failed": len(result.failures),
         "size": result.size,
         "seconds": round(result.seconds, 2),
+        "pack_seconds": round(result.pack_seconds, 2),
         "package": result.package.deb if result.package else None,
         "version": result.package.version if result.package else None,
         "lintian": result.package.lintian if result.package else None,

@@ -61,6 +61,7 @@ class ReleaseResult:
     failures: list[Failure] = field(default_factory=list)
     package: pack.PackResult | None = None
     seconds: float = 0.0
+    pack_seconds: float = 0.0
 
     @property
     def size(self) -> int:
@@ -144,7 +145,9 @@ def _refresh(
             [f"{f.name}=={f.version}: {f.cause} ({f.log})" for f in result.failures],
         )
     _commit(plan, paths, result)
+    began = time.monotonic()
     result.package = pack.pack(plan, paths.wheelhouse, paths.debs, settings.workdir, display)
+    result.pack_seconds = time.monotonic() - began
 
 
 def _fill(

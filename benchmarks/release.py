@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Time `venvpkg release` against the obvious baseline, measured in the same run.
+
+Baseline: `pip download` + `pip wheel` of the same pins, serially, no cache. Then a
+no-op re-run and a re-run with one pin moved to another release. Prints ratios.
+
+    python benchmarks/release.py --series 2025.2 [--projects keystone] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from pypi_simple import PyPISimple
+
+from venvpkg import series
+
+PIP_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+}
+
+
+def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, object]]:
+    began = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", "release", *args],
+        capture_output=True,
+        text=True,
+        env=PIP_ENV,
+    )
+    elapsed = time.monotonic() - began
+    if out.returncode:
+        sys.exit(f"venvpkg failed:\n{out.stderr[-3000:]}")
+    return elapsed, json.loads(out.stdout)
+
+
+def baseline(pins: list[str], scratch: Path) -> float:
+    """What a packager would do by hand: download every pin, then build wheels, serially."""
+    (scratch / "pins.txt").write_text("\n".join(pins) + "\n")
+    python = Path("/usr/bin/python3")
+    subprocess.run([python, "-m", "venv", scratch / "venv"], check=True)
+    pip = [scratch / "venv/bin/python", "-m", "pip"]
+    began = time.monotonic()
+    subprocess.run(
+        [
+            *pip,
+            "download",
+            "-q",
+            "--no-cache-dir",
+            "--no-deps",
+            "-r",
+            scratch / "pins.txt",
+            "-d",
+            scratch / "dl",
+        ],
+        check=True,
+        env=PIP_ENV,
+    )
+    subprocess.run(
+        [
+            *pip,
+            "wheel",
+            "-q",
+            "--no-cache-dir",
+            "--no-deps",
+            "--find-links",
+            scratch / "dl",
+            "-r",
+            scratch / "pins.txt",
+            "-w",
+            scratch / "wheels",
+        ],
+        env=PIP_ENV,
+    )
+    return time.monotonic() - began
+
+
+def bump_one(source: Path, lock: Path, destination: Path) -> str:
+    """Copy the requirements, moving one pure-Python pin to its previous release."""
+    shutil.copytree(source, destination)
+    client = PyPISimple()
+    for line in lock.read_text().splitlines():
+        if "==" not in line or line.startswith("#"):
+            continue
+        name, version = line.split()[0].split("==")
+        page = client.get_project_page(name)
+        older = sorted(
+            {
+                p.version
+                for p in page.packages
+                if p.version and p.version < version and p.filename.endswith("py3-none-any.whl")
+            }
+        )
+        constraints = destination / "upper-constraints.txt"
+        text = constraints.read_text()
+        for spelled in (f"{name}==={version}\n",):
+            if older and spelled in text.lower():
+                index = text.lower().index(spelled)
+                constraints.write_text(
+                    text[:index] + f"{name}==={older[-1]}\n" + text[index + len(spelled) :]
+                )
+                return f"{name} {version} -> {older[-1]}"
+    sys.exit("no pin to bump")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--series", default="2025.2")
+    parser.add_argument("--projects", default="")
+    parser.add_argument("--jobs", default=str(os.cpu_count()))
+    options = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-"))
+    chosen = series.lookup(options.series)
+    reqs = scratch / "requirements"
+    bundled = resources.files("venvpkg").joinpath("data", "openstack-requirements", chosen.id)
+    with resources.as_file(bundled) as directory:
+        shutil.copytree(directory, reqs)
+    args = [options.series, "--requirements", str(reqs), "-j", options.jobs]
+    if options.projects:
+        args += ["--projects", options.projects]
+    cold, summary = venvpkg(scratch / "work", *args)
+    wheelhouse = Path(str(summary["package"])).parents[2] / "wheelhouse" / f"{chosen.id}-bookworm"
+    lock = wheelhouse / "requirements.lock"
+    pins = [
+        line.split()[0]
+        for line in lock.read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    ]
+    base = baseline(pins, scratch / "baseline")
+    noop, _ = venvpkg(scratch / "work", *args)
+    bumped_reqs = scratch / "requirements-bumped"
+    what = bump_one(reqs, lock, bumped_reqs)
+    args[2] = str(bumped_reqs)
+    one, bumped = venvpkg(scratch / "work", *args)
+    pack_time = float(summary["pack_seconds"])  # type: ignore[arg-type]
+    print(
+        f"series {options.series} projects={options.projects or 'all'} pins={summary['pins']} "
+        f"built={summary['built']} failed={summary['failed']} jobs={options.jobs}"
+    )
+    print(
+        f"cold release        {cold:8.1f} s  "
+        f"(wheelhouse {cold - pack_time:.1f} s, pack {pack_time:.1f} s)"
+    )
+    print(f"baseline pip        {base:8.1f} s  (pip download + pip wheel, serial)")
+    print(f"  ratio wheelhouse/baseline   {(cold - pack_time) / base:.2f}  (target <= 0.5)")
+    print(f"no-op re-run        {noop:8.2f} s  (target < 5 s)")
+    print(
+        f"one pin bumped      {one:8.1f} s  "
+        f"({what}; fetched {bumped['fetched']}, built {bumped['built']})"
+    )
+    print(f"  ratio one-pin/cold          {one / cold:.2f}  (target <= 0.1)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
