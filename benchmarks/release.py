@@ -46,6 +46,7 @@ def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, object]]:
 
 def baseline(pins: list[str], scratch: Path) -> float:
     """What a packager would do by hand: download every pin, then build wheels, serially."""
+    scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "pins.txt").write_text("\n".join(pins) + "\n")
     python = Path("/usr/bin/python3")
     subprocess.run([python, "-m", "venv", scratch / "venv"], check=True)
@@ -73,6 +74,7 @@ def baseline(pins: list[str], scratch: Path) -> float:
             "-q",
             "--no-cache-dir",
             "--no-deps",
+            "--use-pep517",
             "--find-links",
             scratch / "dl",
             "-r",
