@@ -87,3 +87,26 @@ def venvpkg(
             f"{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def install_lock_offline(wheelhouse: Path, venv: Path) -> dict[str, str]:
+    """Install a wheelhouse's requirements.lock into a new venv with no index; return its env."""
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
+    lock = wheelhouse / "requirements.lock"
+    subprocess.run(
+        [
+            str(venv / "bin/pip"),
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--require-hashes",
+            "-r",
+            str(lock),
+        ],
+        check=True,
+        env=env,
+    )
+    return env

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, venvpkg
+from tests.conftest import DATA, install_lock_offline, venvpkg
 
 SERIES = "2025.2"
 WHEELHOUSE = f"wheelhouse/{SERIES}-bookworm"
@@ -107,23 +107,7 @@ def test_package_ships_wheels_unchanged_and_installs_offline(
     depends = (shipped / "build-depends.txt").read_text().split()
     assert depends == ["gcc", "libc6-dev", "python3-dev"]  # no [test] or rpm entries
     venv = tmp_path / "venv"
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    env = {"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
-    subprocess.run(
-        [
-            str(venv / "bin/pip"),
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(shipped),
-            "--require-hashes",
-            "-r",
-            str(shipped / "requirements.lock"),
-        ],
-        check=True,
-        env=env,
-    )
+    install_lock_offline(shipped, venv)
     out = subprocess.run(
         [
             str(venv / "bin/python"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import venvpkg
+from tests.conftest import install_lock_offline, venvpkg
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -25,23 +25,7 @@ def test_keystone_closure_installs_offline_from_the_package(tmp_path: Path) -> N
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     wheels = root / "usr/lib/venvpkg/wheelhouse/2025.2"
     venv = tmp_path / "venv"
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    env = {"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
-    subprocess.run(
-        [
-            str(venv / "bin/pip"),
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(wheels),
-            "--require-hashes",
-            "-r",
-            str(wheels / "requirements.lock"),
-        ],
-        check=True,
-        env=env,
-    )
+    env = install_lock_offline(wheels, venv)
     # keystone itself builds offline from the same wheelhouse (its build requirements are in it).
     subprocess.run(
         [
