@@ -93,4 +93,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     for name, value in flags.items():
         if value is not None and name != "config_file":
             values[name] = _convert(name, value, "command line")
+    # Stages run tools in other directories; a relative workdir would point elsewhere there.
+    if "workdir" in values:
+        values["workdir"] = Path(values["workdir"]).absolute()
+    else:
+        values["workdir"] = Settings.workdir.absolute()
     return Settings(**values)

@@ -105,12 +105,11 @@ def run(
                 _in=None,
             )
         except sh.ErrorReturnCode as error:
-            stream.write(f"# exit {error.exit_code}\n".encode())
             stream.flush()
+            tail = _tail(log, start)
+            stream.write(f"# exit {error.exit_code}\n".encode())
             name = os.path.basename(args[0])
-            raise CommandFailed(
-                f"{name} failed (exit {error.exit_code})", log, _tail(log, start)
-            ) from None
+            raise CommandFailed(f"{name} failed (exit {error.exit_code})", log, tail) from None
         except sh.TimeoutException:
             raise CommandFailed(
                 f"{os.path.basename(args[0])} timed out after {timeout}s", log, _tail(log, start)

@@ -34,3 +34,9 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
     config.write_text("[venvpkg]\nwrkdir = 1\n")
     with pytest.raises(DataError, match=r"unknown setting venvpkg\.wrkdir"):
         load_settings({"config_file": str(config)}, {})
+
+
+def test_relative_workdir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({}, {}).workdir == tmp_path / "venvpkg-work"
+    assert load_settings({"workdir": "w"}, {}).workdir == tmp_path / "w"
