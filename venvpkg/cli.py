@@ -166,7 +166,8 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         "up_to_date": result.up_to_date,
         "pins": len(result.entries) + len(result.failures),
         "fetched": fetched,
-        "cached": len(result.entries) - fetched - built,
+        # An sdist fetched and then built this run counts in both columns, so count directly.
+        "cached": sum(not (e.downloaded or e.built) for e in result.entries),
         "built": built,
         "failed": len(result.failures),
         "size": result.size,
