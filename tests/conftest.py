@@ -45,6 +45,14 @@ def build_fixture_files(files: Path) -> None:
     )
     packages.make_sdist(
         files,
+        "fixlib-dynamic",
+        "1.0",
+        {"fixlib_dynamic.py": ""},
+        requires=("fixlib-a",),
+        dynamic_requires=True,
+    )
+    packages.make_sdist(
+        files,
         "fixproj",
         "1.0",
         {"fixproj/__init__.py": "import fixlib_b, fixlib_c\n"},

@@ -48,6 +48,8 @@ class Artifact:
     filename: str
     url: str
     sha256: str | None
+    # PEP 658: the wheel's METADATA served on its own, so resolving needs no download.
+    metadata_url: str | None = None
 
     @property
     def is_wheel(self) -> bool:
@@ -137,9 +139,22 @@ class Index:
                         package.filename,
                         package.url,
                         package.digests.get("sha256"),
+                        package.metadata_url if package.has_metadata else None,
                     )
                 )
         return found
+
+    def core_metadata(self, artifact: Artifact) -> bytes:
+        """The PEP 658 metadata file of a wheel."""
+        assert artifact.metadata_url is not None
+        try:
+            response = self.session().get(artifact.metadata_url, timeout=TIMEOUT)
+            response.raise_for_status()
+        except requests.RequestException as error:
+            raise NetworkError(
+                f"cannot fetch the metadata of {artifact.filename}: {_reason(error)}"
+            ) from None
+        return response.content
 
     def download(self, artifact: Artifact, store: Store) -> str:
         """Fetch `artifact` into `store` unless already there; return its sha256."""

@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvpkg import __version__, projects, resolve, sysdeps
 from venvpkg.errors import UsageError
+from venvpkg.fetch import Index
 from venvpkg.requirements import (
     Pin,
     RequirementsData,
@@ -25,6 +26,7 @@ from venvpkg.requirements import (
     parse_requirement_lines,
 )
 from venvpkg.series import Series
+from venvpkg.store import Store
 from venvpkg.targets import Target
 
 
@@ -145,7 +147,8 @@ def make_plan(
             [p.requirement() for p in chosen],
             pinned,
             build_constraints,
-            index_url=index_url,
+            index=Index(index_url, workdir / "cache" / "index"),
+            store=Store(workdir / "cache" / "files"),
             target=target,
             workdir=workdir,
             log=workdir / "logs" / f"resolve-{series.id}-{target.name}.log",

@@ -1,7 +1,11 @@
-"""Dependency closure under constraints, with pip-tools (the design card's resolver).
+"""Dependency closure under constraints.
 
-Results are cached and reused while the constraints of every name they contain stay the
-same, so a bumped pin outside a closure does not cost a new resolution.
+upper-constraints pins nearly every name a closure reaches, so there is nothing to
+search: the closure is a walk over the pinned versions' metadata, fetched in parallel
+(PEP 658 files, or the wheel or sdist the wheelhouse needs anyway) and cached per file.
+pip-tools, the design card's resolver, decides what the walk cannot: names the branch
+leaves unpinned (certifi) and sdists whose requirements only a build reveals. Its
+results are cached while the pins of every name they contain stay the same.
 """
 
 from __future__ import annotations
@@ -10,17 +14,23 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import runner
+from venvpkg import metadata, runner
 from venvpkg.errors import CommandFailed, UsageError, VenvpkgError
-from venvpkg.store import atomic_write_text
+from venvpkg.fetch import Index, NotOnIndex, choose
+from venvpkg.store import Store, atomic_write_text
 from venvpkg.targets import Target
+
+LOOKUP_THREADS = 16
+Lookup = Callable[[NormalizedName, Version], list[str] | None]
 
 
 class ResolutionFailed(VenvpkgError):
@@ -54,17 +64,159 @@ def parse_compiled(text: str) -> dict[NormalizedName, Version]:
     return found
 
 
+@dataclass
+class Walk:
+    """What following the pinned versions' requirements found."""
+
+    chosen: dict[NormalizedName, Version] = field(default_factory=dict)
+    unpinned: dict[NormalizedName, list[str]] = field(default_factory=dict)
+    opaque: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def walk(
+    roots: list[str],
+    pins: Mapping[NormalizedName, Version],
+    environment: dict[str, str],
+    lookup: Lookup,
+    threads: int = LOOKUP_THREADS,
+) -> Walk:
+    """Follow requirements from `roots` through the pinned versions, level by level."""
+    found = Walk()
+    extras_seen: dict[NormalizedName, set[str]] = {}
+    pending = [(Requirement(r), "the request") for r in roots]
+    exact = {canonicalize_name(r.name): _exact(r) for r, _ in pending if _exact(r)}
+    pins = {**pins, **{n: v for n, v in exact.items() if v is not None}}
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        while pending:
+            todo = _visit(pending, pins, extras_seen, found)
+            answers = dict(zip(todo, pool.map(lambda key: lookup(*key), todo), strict=True))
+            pending = []
+            for (name, version), lines in answers.items():
+                if lines is None:
+                    found.opaque.append(f"{name}=={version}")
+                    continue
+                extras = extras_seen[name]
+                for requirement in metadata.requirements(lines):
+                    if _applies(requirement, environment, extras):
+                        pending.append((requirement, f"{name} {version}"))
+    return found
+
+
+def _visit(
+    pending: list[tuple[Requirement, str]],
+    pins: Mapping[NormalizedName, Version],
+    extras_seen: dict[NormalizedName, set[str]],
+    found: Walk,
+) -> list[tuple[NormalizedName, Version]]:
+    """Record each requirement; return the (name, version) whose metadata is needed next."""
+    todo: dict[tuple[NormalizedName, Version], None] = {}
+    for requirement, parent in pending:
+        name = canonicalize_name(requirement.name)
+        version = pins.get(name)
+        if version is None:
+            found.unpinned.setdefault(name, []).append(_plain(requirement))
+            continue
+        if not requirement.specifier.contains(version, prereleases=True):
+            found.conflicts.append(f"{parent} requires {requirement}, but {version} is pinned")
+            continue
+        found.chosen[name] = version
+        wanted = {"", *requirement.extras}
+        if not wanted <= extras_seen.get(name, set()):
+            # A new extra re-reads the requirements; names already seen are skipped.
+            extras_seen.setdefault(name, set()).update(wanted)
+            todo[(name, version)] = None
+    return list(todo)
+
+
+def _applies(requirement: Requirement, environment: dict[str, str], extras: set[str]) -> bool:
+    if requirement.marker is None:
+        return True
+    return any(requirement.marker.evaluate(environment | {"extra": e}) for e in extras)
+
+
+def _exact(requirement: Requirement) -> Version | None:
+    specs = list(requirement.specifier)
+    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+        return Version(specs[0].version)
+    return None
+
+
+def _plain(requirement: Requirement) -> str:
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    return f"{requirement.name}{extras}{requirement.specifier}"
+
+
+def index_lookup(index: Index, store: Store, target: Target, cache: Path) -> Lookup:
+    """Requirements of a pinned version's best file for `target`, cached per file."""
+
+    def lookup(name: NormalizedName, version: Version) -> list[str] | None:
+        try:
+            artifact = choose(index.files(name, version), target)
+        except NotOnIndex:
+            artifact = None
+        if artifact is None:
+            # Nothing to read: the fetch stage reports the pin with its cause.
+            return []
+        slot = cache / f"{artifact.filename}.json"
+        if slot.is_file():
+            cached: list[str] | None = json.loads(slot.read_text())
+            return cached
+        if artifact.metadata_url:
+            lines: list[str] | None = metadata.from_core_metadata(index.core_metadata(artifact))
+        else:
+            path = store.path(index.download(artifact, store))
+            lines = (
+                metadata.from_core_metadata(metadata.wheel_metadata(path))
+                if artifact.is_wheel
+                else metadata.sdist_requires(path)
+            )
+        atomic_write_text(slot, json.dumps(lines))
+        return lines
+
+    return lookup
+
+
 def closure(
     requirements: list[str],
     pins: Mapping[NormalizedName, Version],
     extra_constraints: str,
     *,
-    index_url: str,
+    index: Index,
+    store: Store,
     target: Target,
     workdir: Path,
     log: Path,
 ) -> dict[NormalizedName, Version]:
     """Every distribution `requirements` need, pinned by `pins` where they have one."""
+    lookup = index_lookup(index, store, target, workdir / "cache" / "requires")
+    found = walk(requirements, pins, target.marker_environment(), lookup)
+    if found.conflicts:
+        raise ResolutionFailed(
+            f"the pins contradict each other: {found.conflicts[0]}"
+            + (f" (and {len(found.conflicts) - 1} more)" if len(found.conflicts) > 1 else ""),
+            "fix the constraints, or pin a compatible version",
+        )
+    if found.opaque:
+        return compiled(requirements, pins, extra_constraints, index.url, target, workdir, log)
+    result = dict(found.chosen)
+    if found.unpinned:
+        leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
+        merged = {**pins, **found.chosen}
+        result |= compiled(leftovers, merged, extra_constraints, index.url, target, workdir, log)
+    return result
+
+
+def compiled(
+    requirements: list[str],
+    pins: Mapping[NormalizedName, Version],
+    extra_constraints: str,
+    index_url: str,
+    target: Target,
+    workdir: Path,
+    log: Path,
+) -> dict[NormalizedName, Version]:
+    """pip-compile's answer, reused while every name in it keeps its pin."""
     if sys.version_info[:2] != target.python:
         raise UsageError(
             f"resolving for python{target.python[0]}.{target.python[1]} needs venvpkg running "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.parser
 import re
 import shutil
 import tarfile
@@ -11,7 +10,6 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -69,22 +67,6 @@ def build_requires(sdist: Path) -> list[str]:
         if match:
             requires += re.findall(r"['\"]([^'\"]+)['\"]", match.group(1))
     return requires
-
-
-def wheel_requires(wheel: Path) -> list[Requirement]:
-    """Requires-Dist of a wheel, read from its METADATA."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(
-            n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-        )
-        metadata = email.parser.BytesParser().parsebytes(archive.read(name), headersonly=True)
-    found = []
-    for line in metadata.get_all("Requires-Dist") or []:
-        try:
-            found.append(Requirement(line))
-        except InvalidRequirement:
-            continue
-    return found
 
 
 def build_environment(target: Target, workdir: Path) -> Path:

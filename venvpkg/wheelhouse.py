@@ -15,7 +15,7 @@ from typing import TypeVar
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import pack, resolve, sysdeps, wheelbuild
+from venvpkg import metadata, pack, resolve, sysdeps, wheelbuild
 from venvpkg.config import Settings
 from venvpkg.errors import BuildFailed, NetworkError, VenvpkgError
 from venvpkg.fetch import Artifact, Index, choose
@@ -129,7 +129,8 @@ def _refresh(
             sorted(missing.values()),
             pins,
             plan.build_constraints,
-            index_url=plan.index_url,
+            index=index,
+            store=paths.store,
             target=plan.target,
             workdir=paths.workdir,
             log=paths.logs / "resolve-missing.log",
@@ -191,7 +192,7 @@ def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dic
     for entry in entries.values():
         if entry.wheel is None:
             continue
-        for requirement in wheelbuild.wheel_requires(entry.wheel):
+        for requirement in metadata.wheel_requires(entry.wheel):
             name = canonicalize_name(requirement.name)
             if name in entries or (
                 requirement.marker and not requirement.marker.evaluate(environment)
@@ -286,7 +287,8 @@ def _build_dependencies(
         requires,
         pins,
         plan.build_constraints,
-        index_url=plan.index_url,
+        index=index,
+        store=paths.store,
         target=plan.target,
         workdir=paths.workdir,
         log=paths.logs / "resolve-build.log",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fixtures import packages
-from venvpkg import wheelbuild
+from venvpkg import metadata, wheelbuild
 
 
 def test_build_requires_read_from_pyproject(tmp_path: Path) -> None:
@@ -53,4 +53,4 @@ def test_wheel_requires_reads_metadata(tmp_path: Path) -> None:
     wheel = packages.make_wheel(
         tmp_path, "demo", "1.0", {"demo.py": ""}, requires=("a>=1", "b; python_version<'3'")
     )
-    assert [str(r) for r in wheelbuild.wheel_requires(wheel)] == ["a>=1", 'b; python_version < "3"']
+    assert [str(r) for r in metadata.wheel_requires(wheel)] == ["a>=1", 'b; python_version < "3"']

@@ -1,0 +1,123 @@
+"""The closure walk over pinned metadata, with the index replaced by a dictionary."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from venvpkg import metadata, resolve, targets
+
+ENVIRONMENT = targets.lookup("bookworm").marker_environment()
+
+
+def _pins(**versions: str) -> dict[NormalizedName, Version]:
+    return {canonicalize_name(n): Version(v) for n, v in versions.items()}
+
+
+def _lookup(requires: dict[str, list[str] | None]) -> resolve.Lookup:
+    def lookup(name: NormalizedName, version: Version) -> list[str] | None:
+        return requires[f"{name}=={version}"]
+
+    return lookup
+
+
+def _walk(
+    roots: list[str], pins: dict[NormalizedName, Version], requires: dict[str, list[str] | None]
+) -> resolve.Walk:
+    return resolve.walk(roots, pins, ENVIRONMENT, _lookup(requires), threads=2)
+
+
+def test_walk_follows_pins_markers_and_extras() -> None:
+    found = _walk(
+        ["svc==2.0"],
+        _pins(lib="1.0", db="3.0", pymysql="1.1", old="0.1", tool="5"),
+        {
+            "svc==2.0": ["lib>=1", "db[mysql]", 'old; python_version < "3"'],
+            "lib==1.0": ["tool"],
+            "db==3.0": ['pymysql; extra == "mysql"', 'never; extra == "postgres"'],
+            "pymysql==1.1": [],
+            "tool==5": ["lib"],  # a cycle ends where it started
+        },
+    )
+    assert found.chosen == _pins(svc="2.0", lib="1.0", db="3.0", pymysql="1.1", tool="5")
+    assert not found.unpinned and not found.opaque and not found.conflicts
+
+
+def test_a_new_extra_of_a_seen_name_reads_its_requirements_again() -> None:
+    found = _walk(
+        ["a==1", "b==1"],
+        _pins(db="3.0", pymysql="1.1"),
+        {
+            "a==1": ["db"],
+            "b==1": ["db[mysql]"],
+            "db==3.0": ['pymysql; extra == "mysql"'],
+            "pymysql==1.1": [],
+        },
+    )
+    assert canonicalize_name("pymysql") in found.chosen
+
+
+def test_unpinned_names_and_unreadable_sdists_are_reported_not_guessed() -> None:
+    found = _walk(
+        ["svc==1"],
+        _pins(legacy="2.0"),
+        {"svc==1": ["certifi>=2020", "legacy"], "legacy==2.0": None},
+    )
+    assert found.unpinned == {"certifi": ["certifi>=2020"]}
+    assert found.opaque == ["legacy==2.0"]
+
+
+def test_a_requirement_the_pin_does_not_satisfy_is_a_conflict() -> None:
+    found = _walk(["svc==1"], _pins(lib="1.0"), {"svc==1": ["lib>=2"], "lib==1.0": []})
+    assert found.conflicts == ["svc 1 requires lib>=2, but 1.0 is pinned"]
+
+
+def test_prerelease_pins_satisfy_plain_ranges() -> None:
+    found = _walk(["svc==1"], _pins(lib="2.0rc1"), {"svc==1": ["lib>=1"], "lib==2.0rc1": []})
+    assert not found.conflicts
+
+
+def _sdist(tmp_path: Path, members: dict[str, str]) -> Path:
+    path = tmp_path / "demo-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"demo-1.0/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_static_pkg_info_gives_an_sdists_requirements(tmp_path: Path) -> None:
+    sdist = _sdist(
+        tmp_path, {"PKG-INFO": "Metadata-Version: 2.2\nName: demo\nRequires-Dist: a>=1\n"}
+    )
+    assert metadata.sdist_requires(sdist) == ["a>=1"]
+
+
+def test_dynamic_or_old_pkg_info_without_egg_info_is_unknown(tmp_path: Path) -> None:
+    dynamic = "Metadata-Version: 2.2\nName: demo\nDynamic: Requires-Dist\n"
+    assert metadata.sdist_requires(_sdist(tmp_path, {"PKG-INFO": dynamic})) is None
+    old = "Metadata-Version: 2.1\nName: demo\nRequires-Dist: a\n"
+    assert metadata.sdist_requires(_sdist(tmp_path, {"PKG-INFO": old})) is None
+
+
+def test_pbr_style_egg_info_requires_become_markers(tmp_path: Path) -> None:
+    sdist = _sdist(
+        tmp_path,
+        {
+            "PKG-INFO": "Metadata-Version: 1.2\nName: demo\n",
+            "demo.egg-info/PKG-INFO": "Metadata-Version: 1.2\nName: demo\n",
+            "demo.egg-info/requires.txt": "pbr>=2.0\n\n[:python_version < '3.8']\nold\n\n"
+            "[ldap]\npython-ldap>=3\n",
+        },
+    )
+    assert metadata.sdist_requires(sdist) == [
+        "pbr>=2.0",
+        "old; python_version < '3.8'",
+        'python-ldap>=3; extra == "ldap"',
+    ]

@@ -1,0 +1,123 @@
+"""What a distribution requires, read from its core metadata without building it.
+
+Wheels always carry trustworthy metadata. An sdist does when its PKG-INFO is metadata
+2.2+ and does not declare Requires-Dist dynamic, or when it ships setuptools' egg-info
+(pbr and setuptools sdists do); otherwise only a build can tell, and callers fall back
+to pip's resolver.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.parser
+import importlib.metadata
+import os
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+EGG_INFO = re.compile(r"^[^/]+/(?:src/)?[^/]+\.egg-info/(PKG-INFO|requires\.txt)$")
+TOP_PKG_INFO = re.compile(r"^[^/]+/PKG-INFO$")
+
+
+def parse(text: bytes) -> email.message.Message:
+    return email.parser.BytesParser().parsebytes(text, headersonly=True)
+
+
+def requirements(lines: list[str]) -> list[Requirement]:
+    """Parseable requirements; a malformed line in a published file is not ours to fix."""
+    found = []
+    for line in lines:
+        try:
+            found.append(Requirement(line))
+        except InvalidRequirement:
+            continue
+    return found
+
+
+def from_core_metadata(text: bytes) -> list[str]:
+    return list(parse(text).get_all("Requires-Dist") or [])
+
+
+def wheel_metadata(wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(
+            n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+        )
+        return archive.read(name)
+
+
+def wheel_requires(wheel: Path) -> list[Requirement]:
+    """Requires-Dist of a wheel."""
+    return requirements(from_core_metadata(wheel_metadata(wheel)))
+
+
+class _EggInfo(importlib.metadata.Distribution):
+    """An egg-info directory held in memory, so importlib.metadata can read requires.txt."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self._files = files
+
+    def read_text(self, filename: str) -> str | None:
+        return self._files.get(filename)
+
+    def locate_file(self, path: str | os.PathLike[str]) -> Path:
+        raise NotImplementedError("an in-memory egg-info has no files on disk")
+
+
+def _sdist_members(sdist: Path) -> dict[str, bytes]:
+    """Top-level PKG-INFO and egg-info metadata files of an sdist."""
+    found: dict[str, bytes] = {}
+
+    def wanted(name: str) -> str | None:
+        if TOP_PKG_INFO.match(name):
+            return "PKG-INFO"
+        match = EGG_INFO.match(name)
+        return f"egg-info/{match.group(1)}" if match else None
+
+    if sdist.name.endswith(".zip"):
+        with zipfile.ZipFile(sdist) as zipped:
+            for name in zipped.namelist():
+                key = wanted(name)
+                if key:
+                    found.setdefault(key, zipped.read(name))
+        return found
+    with tarfile.open(sdist) as archive:
+        for member in archive:
+            key = wanted(member.name) if member.isfile() else None
+            stream = archive.extractfile(member) if key else None
+            if key and stream is not None:
+                found.setdefault(key, stream.read())
+    return found
+
+
+def sdist_requires(sdist: Path) -> list[str] | None:
+    """Requires-Dist of an sdist, or None when only building it could tell."""
+    members = _sdist_members(sdist)
+    if "PKG-INFO" in members and _static_requires(parse(members["PKG-INFO"])):
+        return from_core_metadata(members["PKG-INFO"])
+    if "egg-info/PKG-INFO" in members:
+        egg = _EggInfo(
+            {
+                "PKG-INFO": members["egg-info/PKG-INFO"].decode("utf-8", "replace"),
+                "requires.txt": members.get("egg-info/requires.txt", b"").decode(
+                    "utf-8", "replace"
+                ),
+            }
+        )
+        return list(egg.requires or [])
+    return None
+
+
+def _static_requires(message: email.message.Message) -> bool:
+    """PEP 643: from metadata 2.2 on, fields not listed as Dynamic are final."""
+    try:
+        version = Version(str(message.get("Metadata-Version", "1.0")))
+    except InvalidVersion:
+        return False
+    dynamic = {str(d).lower() for d in message.get_all("Dynamic") or []}
+    return version >= Version("2.2") and "requires-dist" not in dynamic
