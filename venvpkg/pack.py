@@ -152,7 +152,7 @@ def pack(
         render_source(plan, wheelhouse, source, version, maintainer)
         display.info(f"packing {package_name(plan)} {version}")
         runner.run(
-            ["dpkg-buildpackage", "-b", "-us", "-uc"],
+            ["dpkg-buildpackage", "-b", "--no-sign", "--no-pre-clean"],
             cwd=source,
             log=log,
             env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),

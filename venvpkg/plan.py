@@ -167,7 +167,11 @@ def make_plan(
         wanted,
         chosen,
         build_constraints,
-        tuple(sysdeps.build_dependencies(data.bindep, target, f"{data.origin}/bindep.txt")),
+        tuple(
+            sysdeps.build_dependencies(
+                data.bindep, target, f"{data.origin}/bindep.txt", workdir / "cache" / "bindep"
+            )
+        ),
         allow_missing,
         index_url,
         denied,

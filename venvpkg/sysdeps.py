@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from bindep.depends import Depends, DependsException
 
 from venvpkg import runner
 from venvpkg.errors import DataError, ToolMissing
+from venvpkg.store import atomic_write_text
 from venvpkg.targets import Target
 
 
@@ -24,10 +27,25 @@ def target_profiles(target: Target) -> list[str]:
     ]
 
 
-def build_dependencies(bindep_text: str, target: Target, origin: str = "bindep.txt") -> list[str]:
+def build_dependencies(
+    bindep_text: str, target: Target, origin: str = "bindep.txt", cache: Path | None = None
+) -> list[str]:
     """Debian packages (with version constraints, Debian syntax) the default profile needs."""
     if not bindep_text.strip():
         return []
+    # bindep's grammar parser takes about a second per file; the answer only changes
+    # with the file and the target.
+    key = hashlib.sha256(f"{target.name}\0{bindep_text}".encode()).hexdigest()[:24]
+    slot = cache / f"{key}.json" if cache else None
+    if slot and slot.is_file():
+        return list(json.loads(slot.read_text()))
+    packages = _evaluate(bindep_text, target, origin)
+    if slot:
+        atomic_write_text(slot, json.dumps(packages))
+    return packages
+
+
+def _evaluate(bindep_text: str, target: Target, origin: str) -> list[str]:
     try:
         depends = Depends(bindep_text, filename=origin)
     except DependsException as error:

@@ -25,7 +25,7 @@ def _data(uc: str, denylist: str = "") -> requirements.RequirementsData:
     )
 
 
-def _plan(data: requirements.RequirementsData) -> plan.ReleasePlan:
+def _plan(data: requirements.RequirementsData, workdir: Path) -> plan.ReleasePlan:
     return plan.make_plan(
         FLAMINGO,
         BOOKWORM,
@@ -33,21 +33,23 @@ def _plan(data: requirements.RequirementsData) -> plan.ReleasePlan:
         project_specs=[],
         allow_missing=False,
         index_url="http://index/",
-        workdir=Path("/nonexistent"),
+        workdir=workdir,
     )
 
 
-def test_full_plan_takes_every_applicable_pin_but_the_denylist() -> None:
-    made = _plan(_data("a===1\nb===2\nflake8===7\nold===1;python_version<'3'\n", "flake8\n"))
+def test_full_plan_takes_every_applicable_pin_but_the_denylist(tmp_path: Path) -> None:
+    made = _plan(
+        _data("a===1\nb===2\nflake8===7\nold===1;python_version<'3'\n", "flake8\n"), tmp_path
+    )
     assert made.wanted == {"a": Version("1"), "b": Version("2")}
     assert made.build_depends == ("gcc",)
     assert made.build_constraints == "setuptools<82\n"
 
 
-def test_fingerprint_changes_with_a_pin_and_only_then() -> None:
-    first = _plan(_data("a===1\nb===2\n"))
-    assert first.fingerprint() == _plan(_data("a===1\nb===2\n")).fingerprint()
-    assert first.fingerprint() != _plan(_data("a===1\nb===3\n")).fingerprint()
+def test_fingerprint_changes_with_a_pin_and_only_then(tmp_path: Path) -> None:
+    first = _plan(_data("a===1\nb===2\n"), tmp_path)
+    assert first.fingerprint() == _plan(_data("a===1\nb===2\n"), tmp_path).fingerprint()
+    assert first.fingerprint() != _plan(_data("a===1\nb===3\n"), tmp_path).fingerprint()
     assert first.fingerprint() != replace(first, allow_missing=True).fingerprint()
 
 
