@@ -79,7 +79,8 @@ def _sdist_members(sdist: Path) -> dict[str, bytes]:
         match = EGG_INFO.match(name)
         return f"egg-info/{match.group(1)}" if match else None
 
-    if sdist.name.endswith(".zip"):
+    # Stored files are named by digest, so the format is read from the content.
+    if zipfile.is_zipfile(sdist):
         with zipfile.ZipFile(sdist) as zipped:
             for name in zipped.namelist():
                 key = wanted(name)

@@ -35,7 +35,8 @@ def _members(sdist: Path) -> dict[str, bytes]:
     """pyproject.toml and setup.py at the top of an sdist."""
     wanted = re.compile(r"^[^/]+/(pyproject\.toml|setup\.py)$")
     found: dict[str, bytes] = {}
-    if sdist.name.endswith(".zip"):
+    # Stored files are named by digest, so the format is read from the content.
+    if zipfile.is_zipfile(sdist):
         with zipfile.ZipFile(sdist) as archive:
             for name in archive.namelist():
                 if wanted.match(name):

@@ -54,3 +54,14 @@ def test_wheel_requires_reads_metadata(tmp_path: Path) -> None:
         tmp_path, "demo", "1.0", {"demo.py": ""}, requires=("a>=1", "b; python_version<'3'")
     )
     assert [str(r) for r in metadata.wheel_requires(wheel)] == ["a>=1", 'b; python_version < "3"']
+
+
+def test_zip_sdists_are_read_by_content_not_name(tmp_path: Path) -> None:
+    import zipfile
+
+    stored = tmp_path / "3f2a9c"  # the store names files by digest, with no extension
+    with zipfile.ZipFile(stored, "w") as archive:
+        archive.writestr("old-1.0/setup.py", "setup(setup_requires=['pbr>=1.8'])\n")
+        archive.writestr("old-1.0/PKG-INFO", "Metadata-Version: 2.2\nRequires-Dist: six\n")
+    assert wheelbuild.build_requires(stored) == ["setuptools>=40.8.0", "wheel", "pbr>=1.8"]
+    assert metadata.sdist_requires(stored) == ["six"]
