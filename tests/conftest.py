@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import packages
+from tests.fixtures import packages, project
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,6 +59,7 @@ def build_fixture_files(files: Path) -> None:
         requires=("fixlib-b", "fixlib-c"),
         scripts={"fixproj-manage": "fixproj:main"},
     )
+    project.build(files)
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +80,21 @@ def requirements_dir(tmp_path: Path) -> Path:
 
 
 def venvpkg(
-    *args: str, workdir: Path, index: str | None = None, check: bool = True, timeout: int = 600
+    *args: str,
+    workdir: Path,
+    index: str | None = None,
+    check: bool = True,
+    timeout: int = 600,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real command line, as a user would."""
     command = [sys.executable, "-m", "venvpkg", "--workdir", str(workdir)]
     if index:
         command += ["--index-url", index]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VENVPKG_"))}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VENVPKG_"))},
+        **(env or {}),
+    }
     result = subprocess.run(
         [*command, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )

@@ -9,7 +9,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from venvpkg import __version__, requirements, series, targets
+from venvpkg import __version__, debianize, requirements, series, targets
+from venvpkg import build as builder
 from venvpkg.config import Settings, load_settings
 from venvpkg.errors import BuildFailed, UsageError, VenvpkgError
 from venvpkg.plan import make_plan
@@ -115,6 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     release.set_defaults(handler=cmd_release)
+
+    for name, handler, text in (
+        ("debianize", cmd_debianize, "render the debian/ source package of a project"),
+        ("build", cmd_build, "debianize a project and build its .debs on this host"),
+    ):
+        command = commands.add_parser(name, parents=common, help=text)
+        command.add_argument("project", metavar="PROJECT", help="OpenStack deliverable name")
+        command.add_argument("--series", metavar="S", help="default: newest maintained series")
+        command.add_argument("--version", metavar="V", help="default: the series' latest release")
+        command.add_argument(
+            "--source", metavar="SRC", help="DIR, TARBALL or GIT-URL@REF (default: PyPI sdist)"
+        )
+        command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+        command.set_defaults(handler=handler)
     return parser
 
 
@@ -201,6 +216,57 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
     display.table("venvpkg release", columns, [row], sys.stdout)
     if result.package:
         print(result.package.deb)
+
+
+def _debianize(args: argparse.Namespace, settings: Settings, display: Display) -> Any:
+    request = debianize.make_request(
+        args.project, args.series, args.version, args.source, args.dist, settings
+    )
+    return request, debianize.debianize(request, settings, display)
+
+
+def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    request, result = _debianize(args, settings, display)
+    summary = {
+        "source": str(result.source_dir),
+        "dsc": str(result.dsc),
+        "version": result.version,
+        "packages": result.packages,
+        "changed": result.changed,
+    }
+    if settings.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        row = [request.project, result.version, ", ".join(result.packages)]
+        display.table("venvpkg debianize", ["Project", "Version", "Packages"], [row], sys.stdout)
+        print(result.source_dir)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    request, debianized = _debianize(args, settings, display)
+    built = builder.build_project(request, debianized, settings, display)
+    if settings.json:
+        print(
+            json.dumps(
+                {
+                    "debs": [str(d) for d in built.debs],
+                    "seconds": round(built.seconds, 1),
+                    "lintian": built.lintian,
+                    "version": debianized.version,
+                },
+                indent=1,
+            )
+        )
+        return 0
+    rows = [[d.name, f"{d.stat().st_size / 1e6:.1f} MB"] for d in built.debs]
+    display.table(
+        f"venvpkg build ({built.seconds:.0f}s, lintian {built.lintian})",
+        ["Package", "Size"],
+        rows,
+        sys.stdout,
+    )
+    return 0
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:

@@ -103,6 +103,7 @@ def build_wheel(
     output: Path,
     log: Path,
     source_date_epoch: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Path:
     """Build one sdist with no network; the wheel appears in `output` only when complete."""
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=output))
@@ -113,6 +114,7 @@ def build_wheel(
             "PIP_CONSTRAINT": str(constraints),
             "PIP_NO_CACHE_DIR": "1",
             "SOURCE_DATE_EPOCH": source_date_epoch,
+            **(extra_env or {}),
         }
     )
     try:

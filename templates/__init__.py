@@ -1,0 +1,1 @@
+"""Jinja2 templates of the debian/ trees that `venvpkg debianize` renders."""

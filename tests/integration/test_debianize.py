@@ -1,0 +1,178 @@
+"""debianize and build a fixture project for real: dh-virtualenv, dpkg, lintian, apt."""
+
+from __future__ import annotations
+
+import filecmp
+import grp
+import json
+import os
+import pwd
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, venvpkg
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "fixsvc-debian"
+SOURCE = "src/bookworm-2025.2/venv-fixsvc-1.0"
+ARGS = ("fixsvc", "--series", "2025.2", "--version", "1.0", "--dist", "bookworm")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="installs packages on this host")
+
+
+@pytest.fixture(scope="module")
+def released(index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workdir holding the fixture series' requirements package with fixsvc's closure."""
+    workdir = tmp_path_factory.mktemp("debianize")
+    requirements = workdir / "requirements"
+    shutil.copytree(DATA / "requirements-2025.2", requirements)
+    venvpkg(
+        "release",
+        "2025.2",
+        "--requirements",
+        str(requirements),
+        "--projects",
+        "fixsvc==1.0",
+        workdir=workdir,
+        index=index_url,
+    )
+    return workdir
+
+
+def _normalised(text: str) -> str:
+    """The requirements package version carries the day it was packed."""
+    import re
+
+    text = re.sub(r"http://127\.0\.0\.1:\d+/simple/", "INDEX", text)
+    return re.sub(r"\d{8}\.\d+\+deb12", "DATE.N+deb12", text)
+
+
+def test_rendered_tree_matches_the_golden_files(released: Path, index_url: str) -> None:
+    env_epoch = {"SOURCE_DATE_EPOCH": "1767225600"}
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url, env=env_epoch)
+    debian = released / SOURCE / "debian"
+    produced = sorted(p.relative_to(debian).as_posix() for p in debian.rglob("*") if p.is_file())
+    expected = sorted(p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*") if p.is_file())
+    if os.environ.get("VENVPKG_UPDATE_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for name in produced:
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_text(_normalised((debian / name).read_text()))
+        expected = produced
+    assert produced == expected
+    for name in produced:
+        assert _normalised((debian / name).read_text()) == (GOLDEN / name).read_text(), name
+    assert (released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz").is_file()
+    assert list((released / "src/bookworm-2025.2").glob("venv-fixsvc_1.0-1+deb12.dsc"))
+    assert filecmp.cmp(debian / "rules", GOLDEN / "rules", shallow=False)
+
+
+def test_unknown_project_suggests_close_names(released: Path) -> None:
+    failed = venvpkg("debianize", "keystne", "--series", "2025.2", workdir=released, check=False)
+    assert failed.returncode == 2
+    assert "unknown project 'keystne'" in failed.stderr and "keystone" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_site_template_with_an_undefined_variable_names_it(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (site).mkdir()
+    (site / "copyright.j2").write_text("Upstream-Name: {{ no_such_variable }}\n")
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[debianize]\ntemplates = "{site}"\n')
+    failed = venvpkg(
+        "debianize", *ARGS, "--config", str(config), workdir=released, index=index_url, check=False
+    )
+    assert failed.returncode == 2, failed.stderr
+    assert "copyright.j2" in failed.stderr and "no_such_variable" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+@pytest.fixture(scope="module")
+def built(released: Path, index_url: str) -> Iterator[dict[str, object]]:
+    result = venvpkg("build", *ARGS, "--json", workdir=released, index=index_url, timeout=1200)
+    summary = json.loads(result.stdout)
+    yield summary
+    subprocess.run(
+        [
+            "dpkg",
+            "--purge",
+            "fixsvc-api",
+            "fixsvc-engine",
+            "fixsvc-common",
+            "python3-fixsvc",
+            "venv-fixsvc",
+            "openstack-requirements-2025.2",
+        ],
+        capture_output=True,
+        check=False,
+    )
+
+
+@needs_root
+def test_build_makes_lintian_clean_packages_named_for_debian(built: dict[str, object]) -> None:
+    names = sorted(Path(str(d)).name.split("_")[0] for d in built["debs"])  # type: ignore[attr-defined]
+    assert names == [
+        "fixsvc-api",
+        "fixsvc-common",
+        "fixsvc-engine",
+        "python3-fixsvc",
+        "venv-fixsvc",
+    ]
+    assert built["lintian"] == "clean"
+    assert str(built["version"]).startswith("90:1.0-1+deb12")
+
+
+@needs_root
+def test_installed_packages_run_from_the_venv_and_purge_cleanly(
+    built: dict[str, object],
+) -> None:
+    debs = [str(d) for d in built["debs"]]  # type: ignore[attr-defined]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(
+        ["apt-get", "install", "-y", *debs],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    out = subprocess.run(["/usr/bin/fixsvc-manage"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "fixsvc-manage 1.0 (a1)"
+    assert os.path.realpath("/usr/bin/fixsvc-manage") == "/opt/venvs/fixsvc/bin/fixsvc-manage"
+    conf = Path("/etc/fixsvc/fixsvc.conf")
+    info = conf.stat()
+    assert (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name) == (
+        "root",
+        "fixsvc",
+    )
+    assert oct(info.st_mode & 0o777) == "0o640"
+    assert "#workers = " in conf.read_text()
+    assert Path("/etc/fixsvc/api-paste.ini").is_file()
+    assert Path("/lib/systemd/system/fixsvc-engine.service").is_file()
+    assert (
+        "module = fixsvc.wsgi.api:application"
+        in Path("/etc/fixsvc/fixsvc-api-uwsgi.ini").read_text()
+    )
+    # The service user must not be able to change the code it runs.
+    venv_owner = Path("/opt/venvs/fixsvc/lib").stat()
+    assert venv_owner.st_uid == 0 and not venv_owner.st_mode & 0o022
+    conf.write_text("[DEFAULT]\nworkers = 3\n")
+    subprocess.run(
+        [
+            "dpkg",
+            "--purge",
+            "fixsvc-api",
+            "fixsvc-engine",
+            "fixsvc-common",
+            "python3-fixsvc",
+            "venv-fixsvc",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert not Path("/etc/fixsvc").exists()
+    assert not Path("/opt/venvs/fixsvc").exists()
+    assert not Path("/usr/bin/fixsvc-manage").exists()

@@ -1,0 +1,254 @@
+"""Stage 2: turn an OpenStack project into a Debian source package of a venv.
+
+source -> wheel built offline from the release's wheelhouse -> model -> layout ->
+context -> rendered debian/ tree, written beside its orig tarball and checked by
+dpkg-source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from venvpkg import plan, runner, series, targets, wheelbuild
+from venvpkg.config import Settings
+from venvpkg.debianize import context as contexts
+from venvpkg.debianize import layout as layouts
+from venvpkg.debianize import lock, model, render, source, versions
+from venvpkg.errors import UsageError
+from venvpkg.fetch import Index
+from venvpkg.progress import Display
+from venvpkg.store import Store, exclusive
+
+DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
+
+
+@dataclass(frozen=True)
+class Request:
+    project: str
+    pypi_name: str
+    version: Version
+    series: series.Series
+    target: targets.Target
+    source: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    source_dir: Path
+    dsc: Path
+    version: str
+    packages: list[str]
+    changed: bool
+
+
+class Release:
+    """The requirements package and wheelhouse a venv is built from."""
+
+    def __init__(self, workdir: Path, series: series.Series, target: targets.Target) -> None:
+        self.wheelhouse = workdir / "wheelhouse" / f"{series.id}-{target.name}"
+        state = workdir / "debs" / f"{target.name}-{series.id}" / "state.json"
+        if not (self.wheelhouse / "requirements.lock").is_file() or not state.is_file():
+            raise UsageError(
+                f"no requirements package for {series.label} on {target.name} in {workdir}",
+                f"run: venvpkg release {series.id} --target {target.name}",
+            )
+        result = json.loads(state.read_text())["result"]
+        self.package: str = result["package"]
+        self.version: str = result["version"]
+        self.deb = Path(result["deb"])
+        self.installed_dir = f"/usr/lib/venvpkg/wheelhouse/{series.id}"
+
+
+def make_request(
+    project_name: str,
+    series_name: str | None,
+    version: str | None,
+    source_spec: str | None,
+    dist: str | None,
+    settings: Settings,
+) -> Request:
+    """Resolve defaults: newest maintained series, its latest release, the series' target."""
+    chosen = series.lookup(series_name) if series_name else series.newest_maintained()
+    target = targets.lookup(dist) if dist else chosen.default_target
+    targets.require_host_can_build(target)
+    (pin,) = plan.project_pins(chosen, [f"{project_name}=={version}" if version else project_name])
+    options = project_options(pin.name, settings)
+    return Request(pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options)
+
+
+def project_options(name: str, settings: Settings) -> dict[str, Any]:
+    """Built-in defaults (layouts.toml) < [debianize] < [projects.NAME] of venvpkg.toml."""
+    options: dict[str, Any] = {}
+    builtin = layouts.builtin_options(name)
+    if builtin.get("extra_packages"):
+        options["extra-packages"] = list(builtin["extra_packages"])
+    options |= dict(settings.section("debianize"))
+    options |= dict(settings.section("projects").get(name, {}))
+    return options
+
+
+def debianize(request: Request, settings: Settings, display: Display) -> Result:
+    """Write WORKDIR/src/DIST-SERIES/venv-PROJECT-VERSION/ and its .dsc."""
+    workdir = settings.workdir
+    release = Release(workdir, request.series, request.target)
+    out = workdir / "src" / f"{request.target.name}-{request.series.id}"
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(workdir / "locks" / f"debianize-{request.project}.lock", display.info):
+        scratch = Path(tempfile.mkdtemp(prefix=f"debianize-{request.project}-", dir=out))
+        try:
+            return _debianize(request, settings, release, out, scratch, display)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _debianize(
+    request: Request,
+    settings: Settings,
+    release: Release,
+    out: Path,
+    scratch: Path,
+    display: Display,
+) -> Result:
+    workdir = settings.workdir
+    logs = workdir / "logs" / f"debianize-{request.project}"
+    index = Index(settings.index_url, workdir / "cache" / "index")
+    origin = source.obtain(
+        request.source,
+        request.pypi_name,
+        request.version,
+        index,
+        Store(workdir / "cache" / "files"),
+        scratch,
+    )
+    display.info(f"source: {origin.origin}")
+    tree = scratch / "tree"
+    source.unpack(origin.archive, tree, logs / "unpack.log")
+    wheel = _project_wheel(request, origin, release, workdir, logs)
+    project = model.read(request.project, wheel, tree)
+    layout = layouts.plan_layout(project)
+    options = request.options
+    locked = lock.venv_lock(project, release.wheelhouse, request.target, options)
+    upstream = versions.upstream(request.version)
+    fingerprint = _fingerprint(request, release, locked, origin.archive)
+    state = out / "revisions.json"
+    revision, changed = versions.next_revision(state, f"{request.project}-{upstream}", fingerprint)
+    version = versions.debian_version(
+        request.version,
+        revision,
+        request.target.version_suffix,
+        int(options.get("epoch", versions.DEFAULT_EPOCH)),
+    )
+    maintainer = str(options.get("maintainer", DEFAULT_MAINTAINER))
+    inputs = contexts.Inputs(
+        project,
+        layout,
+        request.target,
+        request.series.id,
+        request.series.label,
+        version,
+        release.package,
+        release.version,
+        release.installed_dir,
+        maintainer,
+        extras=tuple(options.get("extras", ())),
+        depends=tuple(options.get("depends", ())),
+    )
+    context = contexts.build(inputs)
+    final = out / f"venv-{request.project}-{upstream}"
+    staging = scratch / final.name
+    shutil.copytree(tree, staging, symlinks=True)
+    changes = [
+        f"{request.project} {request.version} for OpenStack {request.series.label} "
+        f"on {request.target.name}.",
+        f"Built offline from {release.package} {release.version}.",
+        f"Source: {origin.origin}.",
+    ]
+    log = render.changelog(
+        f"venv-{request.project}", version, request.target.name, maintainer, changes
+    )
+    site = options.get("templates")
+    render.render_tree(context, staging / "debian", Path(site) if site else None, log)
+    (staging / "debian" / "requirements.lock").write_text(locked.text)
+    orig = out / f"venv-{request.project}_{upstream}.orig.tar.gz"
+    _place_orig(origin.archive, orig, tree, scratch)
+    runner.run(["dpkg-source", "-b", staging.name], cwd=scratch, log=logs / "dpkg-source.log")
+    _publish(scratch, out, final, request.project, upstream)
+    versions.remember_revision(state, f"{request.project}-{upstream}", fingerprint, revision)
+    dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
+    return Result(final, dsc, version, [p["name"] for p in context["packages"]], changed)
+
+
+def _project_wheel(
+    request: Request, origin: source.Source, release: Release, workdir: Path, logs: Path
+) -> Path:
+    """The project built offline against the wheelhouse, cached by source digest."""
+    digest = hashlib.sha256(origin.archive.read_bytes()).hexdigest()
+    slot = workdir / "cache" / "projects" / request.target.name / digest
+    existing = sorted(slot.glob("*.whl")) if slot.is_dir() else []
+    if existing:
+        return existing[0]
+    slot.mkdir(parents=True, exist_ok=True)
+    python = wheelbuild.build_environment(request.target, workdir)
+    return wheelbuild.build_wheel(
+        origin.archive,
+        request.pypi_name,
+        request.version,
+        python=python,
+        find_links=release.wheelhouse,
+        constraints=release.wheelhouse / "build-constraints.txt",
+        output=slot,
+        log=logs / "wheel.log",
+        source_date_epoch="1577836800",
+        extra_env={"PBR_VERSION": str(request.version)},
+    )
+
+
+def _fingerprint(request: Request, release: Release, locked: lock.VenvLock, archive: Path) -> str:
+    from venvpkg import __version__
+
+    document = [
+        __version__,
+        hashlib.sha256(archive.read_bytes()).hexdigest(),
+        release.package,
+        release.version,
+        locked.text,
+        json.dumps(request.options, sort_keys=True, default=str),
+    ]
+    return hashlib.sha256(json.dumps(document).encode()).hexdigest()
+
+
+def _place_orig(archive: Path, orig: Path, tree: Path, scratch: Path) -> None:
+    """The orig tarball beside the tree (kept across revisions), linked for dpkg-source."""
+    if not orig.exists():
+        made = scratch / f".{orig.name}"
+        if archive.name.endswith(".tar.gz"):
+            shutil.copyfile(archive, made)
+        else:
+            source.tar_tree(tree, made)
+        made.replace(orig)
+    os.link(orig, scratch / orig.name)
+
+
+def _publish(scratch: Path, out: Path, final: Path, project: str, upstream: str) -> None:
+    """Swap in the new tree and its .dsc/.debian.tar; older revisions of it go."""
+    for old in out.glob(f"venv-{project}_{upstream}-*"):
+        old.unlink()
+    for produced in scratch.glob(f"venv-{project}_*"):
+        if not produced.name.endswith(".orig.tar.gz"):
+            produced.replace(out / produced.name)
+    old_tree = out / f".{final.name}.old"
+    shutil.rmtree(old_tree, ignore_errors=True)
+    if final.exists():
+        final.rename(old_tree)
+    (scratch / final.name).rename(final)
+    shutil.rmtree(old_tree, ignore_errors=True)

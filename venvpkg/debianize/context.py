@@ -1,0 +1,228 @@
+"""The template context: every decision about the debian/ tree, made in Python."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from venvpkg.debianize.layout import Layout, Package, Service
+from venvpkg.debianize.model import ProjectModel
+from venvpkg.targets import Target
+
+HOMEPAGE = "https://opendev.org/openstack/{}"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the rendering depends on besides the project itself."""
+
+    model: ProjectModel
+    layout: Layout
+    target: Target
+    series_id: str
+    series_label: str
+    version: str
+    requirements_package: str
+    requirements_version: str
+    wheelhouse_dir: str
+    maintainer: str
+    extras: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    runtime_depends: tuple[str, ...] = ()
+    override_wheels: bool = False
+    compression: str = "-Zxz -z1"
+
+
+def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
+    model, layout, target = inputs.model, inputs.layout, inputs.target
+    project = model.name
+    python = f"{target.python[0]}.{target.python[1]}"
+    venv_dir = f"/opt/venvs/{project}"
+    common = layout.package("common")
+    configs = _configs(model, layout, venv_dir, common.name)
+    context: dict[str, Any] = {
+        "source": f"venv-{project}",
+        "project": project,
+        "dist_name": model.dist_name,
+        "upstream_version": inputs.version.split(":", 1)[-1].rsplit("-", 1)[0],
+        "pep440_version": str(model.version),
+        "version": inputs.version,
+        "series": inputs.series_id,
+        "series_label": inputs.series_label,
+        "dist": target.name,
+        "python": python,
+        "python_interpreter": str(target.interpreter),
+        "venv_dir": venv_dir,
+        "maintainer": inputs.maintainer,
+        "homepage": HOMEPAGE.format(project),
+        "year": (now or datetime.now(UTC)).year,
+        "requirements_package": inputs.requirements_package,
+        "wheelhouse_dir": inputs.wheelhouse_dir,
+        "common_package": common.name,
+        "extras": list(inputs.extras),
+        "override_wheels": inputs.override_wheels,
+        "compression": inputs.compression,
+        "samples": [
+            {**asdict(s), "directory": s.filename.rpartition("/")[0]} for s in model.samples
+        ],
+        "main_config": _main_config(model),
+        "rootwrap": model.has_rootwrap,
+        "rootwrap_daemon": f"{project}-rootwrap-daemon" in model.console_scripts,
+        "user": {"name": project, "uid": layout.uid, "home": f"/var/lib/{project}"},
+        "configs": configs,
+        "config_dirs": sorted(
+            {c["target"].rsplit("/", 1)[0] for c in configs} | {f"/etc/{project}"}, reverse=True
+        ),
+        "console_scripts": sorted(model.console_scripts),
+        "wsgi_modules": list(model.wsgi_modules),
+        "build_depends": [
+            "debhelper-compat (= 13)",
+            "dh-virtualenv",
+            f"python{python}",
+            f"python{python}-venv",
+            f"{inputs.requirements_package} (= {inputs.requirements_version})",
+        ],
+    }
+    context["packages"] = [_package(p, inputs, context, venv_dir, model) for p in layout.packages]
+    return context
+
+
+def _main_config(model: ProjectModel) -> str:
+    """The file services read: PROJECT.conf, else PROJECT-api.conf (glance), else the first."""
+    names = [s.filename for s in model.samples]
+    for wanted in (f"{model.name}.conf", f"{model.name}-api.conf"):
+        if wanted in names:
+            return wanted
+    return names[0] if names else f"{model.name}.conf"
+
+
+def _configs(
+    model: ProjectModel, layout: Layout, venv_dir: str, common: str
+) -> list[dict[str, str]]:
+    """(source, target) of every config file installed into /etc/PROJECT when missing."""
+    etc = f"/etc/{model.name}"
+    found = [
+        {"source": f"{venv_dir}/etc/{model.name}/{name}", "target": f"{etc}/{name}"}
+        for name in model.config_files
+    ]
+    found += [
+        {"source": f"/usr/share/{common}/etc/{s.filename}", "target": f"{etc}/{s.filename}"}
+        for s in model.samples
+    ]
+    found += [
+        {
+            "source": f"/usr/share/{common}/etc/{s.name}-uwsgi.ini",
+            "target": f"{etc}/{s.name}-uwsgi.ini",
+        }
+        for s in layout.services
+        if s.is_wsgi
+    ]
+    return sorted(found, key=lambda c: c["target"])
+
+
+def _package(
+    package: Package, inputs: Inputs, context: dict[str, Any], venv_dir: str, model: ProjectModel
+) -> dict[str, Any]:
+    project = model.name
+    venv = f"venv-{project}"
+    exact = "(= ${binary:Version})"
+    if package.role == "venv":
+        depends = [f"python{context['python']}", "${shlibs:Depends}", "${misc:Depends}"]
+        depends += list(inputs.runtime_depends)
+        summary = f"OpenStack {project} - virtualenv"
+        description = [
+            f"{project} {model.version} for OpenStack {inputs.series_label} and all its Python",
+            f"dependencies in a virtualenv under {venv_dir}, built offline from",
+            f"{inputs.requirements_package}.",
+        ]
+        architecture = "any"
+    elif package.role == "python":
+        depends = [f"{venv} {exact}", "${misc:Depends}"]
+        summary = f"OpenStack {project} - Python compatibility links"
+        description = [
+            f"Links for tools that look for {project} in Debian's Python path;",
+            f"the code itself lives in the virtualenv under {venv_dir}.",
+        ]
+        architecture = "all"
+    elif package.role == "common":
+        depends = [f"{venv} {exact}", "adduser", "${misc:Depends}"]
+        if model.has_rootwrap:
+            depends.append("sudo")
+        summary = f"OpenStack {project} - common files"
+        description = [
+            f"The {project} system user, directories, configuration, log rotation",
+            f"and command-line tools, running from the virtualenv under {venv_dir}.",
+        ]
+        architecture = "all"
+    else:
+        depends = [f"{layout_common(context)} {exact}", "${misc:Depends}"]
+        summary = f"OpenStack {project} - {', '.join(s.name for s in package.services)}"
+        description = [f"The {s.name} service of OpenStack {project}." for s in package.services]
+        architecture = "all"
+    if package.role == "common" and package.services:
+        summary = f"OpenStack {project} - {', '.join(s.name for s in package.services)}"
+    if any(s.is_wsgi for s in package.services):
+        depends += ["uwsgi-core", "uwsgi-plugin-python3"]
+    if package.role in ("common",):
+        depends += list(inputs.depends)
+    return {
+        "name": package.name,
+        "role": package.role,
+        "architecture": architecture,
+        "depends": depends,
+        "breaks": [],
+        "summary": summary,
+        "description": description,
+        "services": [_service(s) for s in package.services],
+        "links": _links(package, inputs.layout, venv_dir, context["python"]),
+        "install": _installs(package, inputs.layout, context),
+        "defaults": list(package.defaults),
+    }
+
+
+def _links(package: Package, layout: Layout, venv_dir: str, python: str) -> list[dict[str, str]]:
+    links = [
+        {"target": f"{venv_dir}/bin/{script}", "path": f"/usr/bin/{script}"}
+        for script in package.scripts
+    ]
+    if package.role == "python":
+        site = f"{venv_dir}/lib/python{python}/site-packages"
+        links += [
+            {"target": f"{site}/{inside}", "path": f"/{link}"}
+            for inside, link in layout.compat_links
+        ]
+    return links
+
+
+def _installs(package: Package, layout: Layout, context: dict[str, Any]) -> list[dict[str, str]]:
+    """Files from debian/ that dh_install puts into the package."""
+    found = [
+        {"source": f"debian/units/{s.name}.service", "directory": "lib/systemd/system"}
+        for s in package.services
+    ]
+    if package.role == "common":
+        if context["rootwrap"]:
+            found.append(
+                {
+                    "source": f"debian/sudoers/{context['project']}_sudoers",
+                    "directory": "etc/sudoers.d",
+                }
+            )
+        found += [
+            {
+                "source": f"debian/uwsgi/{s.name}-uwsgi.ini",
+                "directory": f"usr/share/{package.name}/etc",
+            }
+            for s in layout.services
+            if s.is_wsgi
+        ]
+    return found
+
+
+def layout_common(context: dict[str, Any]) -> str:
+    return str(context["common_package"])
+
+
+def _service(service: Service) -> dict[str, Any]:
+    return {**asdict(service), "is_wsgi": service.is_wsgi}

@@ -1,0 +1,133 @@
+"""Render templates/debian/ into a debian/ tree; site templates override file by file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from debian.changelog import Changelog
+
+from venvpkg.errors import DataError
+
+EXECUTABLE = {"rules", "tests/smoke"}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file of the debian/ tree: which template, and any per-file context."""
+
+    template: str
+    path: str
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+def environment(site: Path | None) -> jinja2.Environment:
+    builtin = resources.files("venvpkg.templates").joinpath("debian")
+    paths = [str(site)] if site else []
+    paths.append(str(builtin))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def outputs(context: dict[str, Any]) -> list[Output]:
+    """Every file to render, from the context's packages and services."""
+    files = [
+        Output("control.j2", "control"),
+        Output("rules.j2", "rules"),
+        Output("copyright.j2", "copyright"),
+        Output("source/format.j2", "source/format"),
+        Output("tests/control.j2", "tests/control"),
+        Output("tests/smoke.j2", "tests/smoke"),
+    ]
+    common = context["common_package"]
+    files += [
+        Output("common.postinst.j2", f"{common}.postinst"),
+        Output("common.postrm.j2", f"{common}.postrm"),
+        Output("common.logrotate.j2", f"{common}.logrotate"),
+        Output("common.tmpfiles.j2", f"{common}.tmpfiles"),
+    ]
+    if context["rootwrap"]:
+        files.append(Output("common.sudoers.j2", f"sudoers/{context['project']}_sudoers"))
+    for package in context["packages"]:
+        scope = (("package", package),)
+        files.append(
+            Output("package.lintian-overrides.j2", f"{package['name']}.lintian-overrides", scope)
+        )
+        if package["links"]:
+            files.append(Output("package.links.j2", f"{package['name']}.links", scope))
+        if package["install"]:
+            files.append(Output("package.install.j2", f"{package['name']}.install", scope))
+        if package["defaults"]:
+            files.append(Output("package.default.j2", f"{package['name']}.default", scope))
+        for service in package["services"]:
+            one = (("service", service),)
+            files.append(Output("service.service.j2", f"units/{service['name']}.service", one))
+            if service["is_wsgi"]:
+                files.append(
+                    Output("service-uwsgi.ini.j2", f"uwsgi/{service['name']}-uwsgi.ini", one)
+                )
+    return files
+
+
+def render_tree(
+    context: dict[str, Any], debian: Path, site: Path | None, changelog: Changelog
+) -> None:
+    env = environment(site)
+    for output in outputs(context):
+        text = _render(env, output, context)
+        path = debian / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if output.path in EXECUTABLE:
+            path.chmod(0o755)
+    (debian / "changelog").write_text(str(changelog))
+
+
+def _render(env: jinja2.Environment, output: Output, context: dict[str, Any]) -> str:
+    try:
+        template = env.get_template(output.template)
+    except jinja2.TemplateError as error:
+        raise DataError(f"template {output.template}: {error}", "fix the template") from None
+    try:
+        return template.render({**context, **dict(output.extra)})
+    except jinja2.UndefinedError as error:
+        raise DataError(
+            f"template {template.filename}: {error.message}",
+            "use only the variables the built-in templates use (see templates/debian/)",
+        ) from None
+    except jinja2.TemplateError as error:
+        raise DataError(f"template {template.filename}: {error}", "fix the template") from None
+
+
+def changelog(
+    source: str, version: str, dist: str, maintainer: str, changes: list[str]
+) -> Changelog:
+    """A one-entry changelog; its date is SOURCE_DATE_EPOCH when set, for reproducibility."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    log = Changelog()
+    log.new_block(
+        package=source,
+        version=version,
+        distributions=dist,
+        urgency="medium",
+        author=maintainer,
+        date=format_datetime(when),
+    )
+    log.add_change("")
+    for change in changes:
+        log.add_change(f"  * {change}")
+    log.add_change("")
+    return log

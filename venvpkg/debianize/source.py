@@ -1,0 +1,128 @@
+"""Where a project's source comes from: PyPI (the default), a directory, a tarball or git."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+from venvpkg import runner
+from venvpkg.errors import UsageError
+from venvpkg.fetch import Index
+from venvpkg.store import Store
+
+# Left out of orig tarballs made from a working tree: VCS and build debris.
+EXCLUDED = {".git", ".tox", ".venv", "__pycache__", ".eggs", "build", "dist", ".stestr"}
+FIXED_MTIME = 1577836800  # 2020-01-01: trees have no release date; keep tarballs stable
+GIT_SPEC = re.compile(
+    r"^(?P<url>(?:https?|git|ssh|file)://.+?|[^@\s]+\.git)(?:@(?P<ref>[^@\s]+))?$"
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """An upstream archive ready to become the orig tarball."""
+
+    archive: Path
+    origin: str
+    # pbr computes versions from git history or PKG-INFO; a bare tree has neither.
+    needs_version_hint: bool = False
+
+
+def obtain(
+    spec: str | None, pypi_name: str, version: Version, index: Index, store: Store, scratch: Path
+) -> Source:
+    """The project's source, by the rules of --source (None: the sdist on the index)."""
+    if spec is None:
+        return _from_index(pypi_name, version, index, store)
+    match = GIT_SPEC.match(spec)
+    if match and not Path(spec).exists():
+        return _from_git(match.group("url"), match.group("ref") or "HEAD", scratch)
+    path = Path(spec)
+    if path.is_dir():
+        return Source(tar_tree(path, scratch / f"{pypi_name}-{version}.tar.gz"), str(path), True)
+    if path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".zip")):
+        return Source(path.absolute(), str(path))
+    raise UsageError(
+        f"--source {spec}: not a directory, a .tar.gz/.zip file or a git URL",
+        "give DIR, TARBALL or GIT-URL@REF",
+    )
+
+
+def _from_index(pypi_name: str, version: Version, index: Index, store: Store) -> Source:
+    sdists = [a for a in index.files(pypi_name, version) if not a.is_wheel]
+    if not sdists:
+        raise UsageError(
+            f"{pypi_name} {version} has no sdist on {index.url}",
+            "check --version, or give --source",
+        )
+    sdists.sort(key=lambda a: not a.filename.endswith(".tar.gz"))
+    digest = index.download(sdists[0], store)
+    named = store.path(digest).parent / sdists[0].filename
+    if not named.exists():
+        os.link(store.path(digest), named)
+    return Source(named, f"{index.url} {sdists[0].filename}")
+
+
+def _from_git(url: str, ref: str, scratch: Path) -> Source:
+    clone = Path(tempfile.mkdtemp(prefix="git-", dir=scratch))
+    log = scratch / "git.log"
+    runner.run(["git", "clone", "--quiet", "--no-checkout", url, clone], log=log)
+    runner.run(["git", "-C", clone, "checkout", "--quiet", ref], log=log)
+    commit = runner.capture(["git", "-C", clone, "rev-parse", "HEAD"]).strip()
+    shutil.rmtree(clone / ".git")
+    archive = tar_tree(clone, scratch / f"git-{commit[:12]}.tar.gz")
+    shutil.rmtree(clone, ignore_errors=True)
+    return Source(archive, f"{url}@{ref} ({commit[:12]})", True)
+
+
+def tar_tree(tree: Path, output: Path) -> Path:
+    """A reproducible tar.gz of a working tree under one top directory."""
+    top = output.name.removesuffix(".tar.gz")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path in sorted(_tree_files(tree)):
+            info = archive.gettarinfo(str(path), f"{top}/{path.relative_to(tree).as_posix()}")
+            info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
+            if info.isreg():
+                with path.open("rb") as stream:
+                    archive.addfile(info, stream)
+            else:
+                archive.addfile(info)
+    with gzip.GzipFile(output, "wb", mtime=0) as stream:
+        stream.write(buffer.getvalue())
+    return output
+
+
+def _tree_files(tree: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if d not in EXCLUDED and not d.endswith(".egg-info"))
+        found += [Path(root) / name for name in files if not name.endswith(".pyc")]
+    return found
+
+
+def unpack(archive: Path, destination: Path, log: Path) -> None:
+    """Extract an sdist or tarball without its top directory."""
+    destination.mkdir(parents=True)
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(destination)
+    else:
+        runner.run(["tar", "-xf", archive, "-C", destination], log=log)
+    entries = list(destination.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        top = entries[0]
+        for child in top.iterdir():
+            child.rename(destination / child.name)
+        top.rmdir()
