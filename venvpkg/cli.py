@@ -153,6 +153,13 @@ def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) 
     targets.require_host_can_build(target)
     data = requirements.load(chosen, args.requirements, settings.workdir)
     specs = [p.strip() for p in args.projects.split(",") if p.strip()]
+    extra = tuple(
+        requirement
+        for spec in specs
+        for requirement in debianize.project_options(spec.split("==")[0], settings).get(
+            "extra-packages", ()
+        )
+    )
     display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
     plan = make_plan(
         chosen,
@@ -162,6 +169,7 @@ def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) 
         allow_missing=args.allow_missing,
         index_url=settings.index_url,
         workdir=settings.workdir,
+        extra_requirements=extra,
     )
     if args.dry_run:
         for name, version in sorted(plan.wanted.items()):

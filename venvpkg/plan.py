@@ -136,15 +136,19 @@ def make_plan(
     allow_missing: bool,
     index_url: str,
     workdir: Path,
+    extra_requirements: tuple[str, ...] = (),
 ) -> ReleasePlan:
-    """Decide the wheelhouse contents; resolving a project closure may use the index."""
+    """Decide the wheelhouse contents; resolving a project closure may use the index.
+
+    `extra_requirements` are what the projects' venvs add (keystone's python-memcached).
+    """
     constraints, denied = applicable_pins(data, target)
     build_constraints = _applicable_build_constraints(data, target)
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = project_pins(series, project_specs)
     if chosen:
         closure = resolve.closure(
-            [p.requirement() for p in chosen],
+            [p.requirement() for p in chosen] + list(extra_requirements),
             pinned,
             build_constraints,
             index=Index(index_url, workdir / "cache" / "index"),

@@ -139,34 +139,44 @@ def _debianize(
     options = request.options
     locked = lock.venv_lock(project, release.wheelhouse, request.target, options)
     upstream = versions.upstream(request.version)
-    fingerprint = _fingerprint(request, release, locked, origin.archive)
-    state = out / "revisions.json"
-    revision, changed = versions.next_revision(state, f"{request.project}-{upstream}", fingerprint)
-    version = versions.debian_version(
-        request.version,
-        revision,
-        request.target.version_suffix,
-        int(options.get("epoch", versions.DEFAULT_EPOCH)),
-    )
     maintainer = str(options.get("maintainer", DEFAULT_MAINTAINER))
-    inputs = contexts.Inputs(
-        project,
-        layout,
-        request.target,
-        request.series.id,
-        request.series.label,
-        version,
-        release.package,
-        release.version,
-        release.installed_dir,
-        maintainer,
-        extras=tuple(options.get("extras", ())),
-        depends=tuple(options.get("depends", ())),
-    )
-    context = contexts.build(inputs)
     final = out / f"venv-{request.project}-{upstream}"
     staging = scratch / final.name
     shutil.copytree(tree, staging, symlinks=True)
+    site = options.get("templates")
+
+    def render_with(version: str) -> dict[str, Any]:
+        inputs = contexts.Inputs(
+            project,
+            layout,
+            request.target,
+            request.series.id,
+            request.series.label,
+            version,
+            release.package,
+            release.version,
+            release.installed_dir,
+            maintainer,
+            extras=tuple(options.get("extras", ())),
+            depends=tuple(options.get("depends", ())),
+        )
+        context = contexts.build(inputs)
+        render.render_tree(context, staging / "debian", Path(site) if site else None)
+        (staging / "debian" / "requirements.lock").write_text(locked.text)
+        return context
+
+    # The revision rises whenever the rendered tree (or the source) changes, so render
+    # once with a placeholder version to learn whether it did.
+    render_with("0:0-0")
+    fingerprint = _fingerprint(staging / "debian", origin.archive)
+    state = out / "revisions.json"
+    key = f"{request.project}-{upstream}"
+    revision, changed = versions.next_revision(state, key, fingerprint)
+    epoch = int(options.get("epoch", versions.DEFAULT_EPOCH))
+    version = versions.debian_version(
+        request.version, revision, request.target.version_suffix, epoch
+    )
+    context = render_with(version)
     changes = [
         f"{request.project} {request.version} for OpenStack {request.series.label} "
         f"on {request.target.name}.",
@@ -176,14 +186,12 @@ def _debianize(
     log = render.changelog(
         f"venv-{request.project}", version, request.target.name, maintainer, changes
     )
-    site = options.get("templates")
-    render.render_tree(context, staging / "debian", Path(site) if site else None, log)
-    (staging / "debian" / "requirements.lock").write_text(locked.text)
+    (staging / "debian" / "changelog").write_text(str(log))
     orig = out / f"venv-{request.project}_{upstream}.orig.tar.gz"
     _place_orig(origin.archive, orig, tree, scratch)
     runner.run(["dpkg-source", "-b", staging.name], cwd=scratch, log=logs / "dpkg-source.log")
     _publish(scratch, out, final, request.project, upstream)
-    versions.remember_revision(state, f"{request.project}-{upstream}", fingerprint, revision)
+    versions.remember_revision(state, key, fingerprint, revision)
     dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
     return Result(final, dsc, version, [p["name"] for p in context["packages"]], changed)
 
@@ -213,18 +221,13 @@ def _project_wheel(
     )
 
 
-def _fingerprint(request: Request, release: Release, locked: lock.VenvLock, archive: Path) -> str:
-    from venvpkg import __version__
-
-    document = [
-        __version__,
-        hashlib.sha256(archive.read_bytes()).hexdigest(),
-        release.package,
-        release.version,
-        locked.text,
-        json.dumps(request.options, sort_keys=True, default=str),
-    ]
-    return hashlib.sha256(json.dumps(document).encode()).hexdigest()
+def _fingerprint(debian: Path, archive: Path) -> str:
+    """Digest of the source and every rendered file but the changelog."""
+    digest = hashlib.sha256(hashlib.sha256(archive.read_bytes()).digest())
+    for path in sorted(p for p in debian.rglob("*") if p.is_file() and p.name != "changelog"):
+        digest.update(path.relative_to(debian).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _place_orig(archive: Path, orig: Path, tree: Path, scratch: Path) -> None:

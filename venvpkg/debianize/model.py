@@ -124,7 +124,8 @@ def _samples(tree: Path, project: str, own: tuple[str, ...]) -> tuple[ConfigSamp
     found: list[ConfigSample] = []
     for directory in (*GENERATOR_DIRS, f"etc/{project}"):
         for path in sorted((tree / directory).glob("*.conf")):
-            sample = _generator_file(path)
+            # Policy generator files look alike but feed oslopolicy-sample-generator.
+            sample = None if "policy" in path.name else _generator_file(path)
             if sample and not any(s.filename == sample.filename for s in found):
                 found.append(sample)
     if not found and own:

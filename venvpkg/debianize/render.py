@@ -81,9 +81,7 @@ def outputs(context: dict[str, Any]) -> list[Output]:
     return files
 
 
-def render_tree(
-    context: dict[str, Any], debian: Path, site: Path | None, changelog: Changelog
-) -> None:
+def render_tree(context: dict[str, Any], debian: Path, site: Path | None) -> None:
     env = environment(site)
     for output in outputs(context):
         text = _render(env, output, context)
@@ -92,7 +90,6 @@ def render_tree(
         path.write_text(text)
         if output.path in EXECUTABLE:
             path.chmod(0o755)
-    (debian / "changelog").write_text(str(changelog))
 
 
 def _render(env: jinja2.Environment, output: Output, context: dict[str, Any]) -> str:

@@ -23,7 +23,9 @@ def upstream(version: Version) -> str:
     if version.post is not None:
         text += f"+post{version.post}"
     if version.dev is not None:
-        text += f"~dev{version.dev}"
+        # 1.0.dev1 < 1.0a1 in PEP 440: a bare dev release needs the double tilde.
+        bare = version.pre is None and version.post is None
+        text += f"{'~~' if bare else '~'}dev{version.dev}"
     if version.local:
         text += f"+{version.local.replace('_', '.')}"
     return text

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""venv-PROJECT with venvpkg's recipe against stock dh-virtualenv, measured in one run.
+
+Stock: the same debian/ tree with `dh $@ --with python-virtualenv` and only the flags an
+offline build needs (so dh_strip, dh_dwz, dh_strip_nondeterminism, dh_shlibdeps over
+everything, pip's own byte-compilation and xz -6 all run). Prints the build time and
+.deb size ratios, and the start-up time of PROJECT-manage --help from the installed
+package against the same from a pip-installed venv. Run as root after
+`venvpkg release SERIES --projects PROJECT` and `venvpkg debianize PROJECT`:
+
+    python benchmarks/build.py --workdir venvpkg-work --project keystone --series 2025.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+STOCK_RULES = """#!/usr/bin/make -f
+export PIP_CONFIG_FILE = /dev/null
+unexport PIP_FIND_LINKS
+export PBR_VERSION = {version}
+
+%:
+\tdh $@ --with python-virtualenv --buildsystem=none
+
+override_dh_virtualenv:
+\tdh_virtualenv --package venv-{project} --install-suffix {project} --builtin-venv \\
+\t\t--python {python} --requirements debian/requirements.lock \\
+\t\t--extra-pip-arg=--no-index --extra-pip-arg=--find-links={wheelhouse}
+"""
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
+    "PIP_CONFIG_FILE": os.devnull,
+    "DEBIAN_FRONTEND": "noninteractive",
+}
+
+
+def build(dsc: Path, scratch: Path, stock: bool, project: str) -> tuple[float, Path]:
+    tree = scratch / "tree"
+    subprocess.run(["dpkg-source", "-x", dsc, tree], check=True, capture_output=True)
+    if stock:
+        rules = (tree / "debian/rules").read_text()
+        values = {
+            "project": project,
+            "version": re.search(r"PBR_VERSION = (\S+)", rules).group(1),  # type: ignore[union-attr]
+            "python": re.search(r"^PYTHON = (\S+)", rules, re.M).group(1),  # type: ignore[union-attr]
+            "wheelhouse": re.search(r"^WHEELHOUSE = (\S+)", rules, re.M).group(1),  # type: ignore[union-attr]
+        }
+        (tree / "debian/rules").write_text(STOCK_RULES.format(**values))
+        for overrides in (tree / "debian").glob("*.lintian-overrides"):
+            overrides.unlink()
+    began = time.monotonic()
+    subprocess.run(
+        ["dpkg-buildpackage", "-b", "--no-sign"], cwd=tree, check=True, capture_output=True, env=ENV
+    )
+    return time.monotonic() - began, next(scratch.glob(f"venv-{project}_*.deb"))
+
+
+def startup(command: list[str], runs: int = 7) -> float:
+    subprocess.run(command, capture_output=True, check=False)  # warm the page cache
+    times = []
+    for _ in range(runs):
+        began = time.monotonic()
+        subprocess.run(command, capture_output=True, check=False)
+        times.append(time.monotonic() - began)
+    return statistics.median(times)
+
+
+def pip_venv(scratch: Path, wheelhouse: Path, lock: Path, sdist: Path, python: str) -> Path:
+    venv = scratch / "pip-venv"
+    subprocess.run([python, "-m", "venv", venv], check=True)
+    pip = [venv / "bin/python", "-m", "pip", "install", "-q", "--no-index", "--find-links"]
+    subprocess.run([*pip, wheelhouse, "-r", lock], check=True, env=ENV)
+    subprocess.run([*pip, wheelhouse, sdist], check=True, env=ENV)
+    return venv
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", type=Path, default=Path("venvpkg-work"))
+    parser.add_argument("--project", default="keystone")
+    parser.add_argument("--series", default="2025.2")
+    parser.add_argument("--dist", default="bookworm")
+    options = parser.parse_args()
+    src = options.workdir.absolute() / "src" / f"{options.dist}-{options.series}"
+    dsc = sorted(src.glob(f"venv-{options.project}_*.dsc"))[-1]
+    scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-build-"))
+    ours_time, ours = build(dsc, scratch / "ours", False, options.project)
+    stock_time, stock = build(dsc, scratch / "stock", True, options.project)
+    tool = f"{options.project}-manage"
+    subprocess.run(
+        ["apt-get", "install", "-y", "--allow-downgrades", ours],
+        check=True,
+        capture_output=True,
+        env=ENV,
+    )
+    packaged = startup([f"/opt/venvs/{options.project}/bin/{tool}", "--help"])
+    wheelhouse = options.workdir.absolute() / "wheelhouse" / f"{options.series}-{options.dist}"
+    lock = Path(f"/opt/venvs/{options.project}/share/venvpkg/requirements.lock")
+    sdist = next(src.glob(f"venv-{options.project}_*.orig.tar.gz"))
+    venv = pip_venv(scratch, wheelhouse, lock, sdist, "/usr/bin/python3")
+    piped = startup([str(venv / "bin" / tool), "--help"])
+    subprocess.run(["dpkg", "--purge", f"venv-{options.project}"], capture_output=True)
+    print(f"venv-{options.project} from {dsc.name}")
+    print(f"build, venvpkg recipe   {ours_time:7.1f} s   {ours.stat().st_size / 1e6:6.1f} MB")
+    print(f"build, stock            {stock_time:7.1f} s   {stock.stat().st_size / 1e6:6.1f} MB")
+    print(f"  ratio build time      {ours_time / stock_time:7.2f}  (target <= 0.3)")
+    size_ratio = ours.stat().st_size / stock.stat().st_size
+    print(f"  ratio .deb size       {size_ratio:7.2f}  (target <= 1.0)")
+    print(f"{tool} --help, package  {packaged * 1000:7.0f} ms")
+    print(f"{tool} --help, pip venv {piped * 1000:7.0f} ms")
+    print(f"  ratio start-up        {packaged / piped:7.2f}  (target <= 1.1)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Pure parts of debianize: versions, revisions and the package split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from debian.debian_support import Version as DebianVersion
+from packaging.version import Version
+
+from venvpkg.debianize import layout, model, versions
+
+
+def test_pep440_maps_to_debian_ordering() -> None:
+    assert versions.upstream(Version("28.0.0rc1")) == "28.0.0~rc1"
+    assert versions.upstream(Version("1.0.dev3")) == "1.0~~dev3"
+    assert versions.upstream(Version("2.1.post2")) == "2.1+post2"
+    ordered = [
+        "28.0.0.dev1",
+        "28.0.0a1.dev1",
+        "28.0.0a1",
+        "28.0.0rc1",
+        "28.0.0",
+        "28.0.0.post1",
+        "28.0.1",
+    ]
+    debian = [DebianVersion(versions.upstream(Version(v))) for v in ordered]
+    assert debian == sorted(debian)
+    assert versions.debian_version(Version("28.0.2"), 3, "+deb12", 90) == "90:28.0.2-3+deb12"
+
+
+def test_revisions_rise_only_when_the_inputs_change(tmp_path: Path) -> None:
+    state = tmp_path / "revisions.json"
+    assert versions.next_revision(state, "nova-32.0.0", "a") == (1, True)
+    versions.remember_revision(state, "nova-32.0.0", "a", 1)
+    assert versions.next_revision(state, "nova-32.0.0", "a") == (1, False)
+    assert versions.next_revision(state, "nova-32.0.0", "b") == (2, True)
+    assert versions.next_revision(state, "nova-33.0.0", "b") == (1, True)
+
+
+def _model(name: str, scripts: list[str], wsgi: tuple[str, ...] = ()) -> model.ProjectModel:
+    return model.ProjectModel(
+        name=name,
+        dist_name=name,
+        version=Version("1.0"),
+        modules=(name,),
+        console_scripts={s: "x:y" for s in scripts},
+        wsgi_scripts={},
+        wsgi_modules=wsgi,
+        config_files=(),
+        samples=(),
+        policy_namespaces=(),
+        requires=(),
+    )
+
+
+def test_nova_gets_debians_package_and_service_names() -> None:
+    nova = _model(
+        "nova",
+        [
+            "nova-manage",
+            "nova-conductor",
+            "nova-scheduler",
+            "nova-compute",
+            "nova-novncproxy",
+            "nova-serialproxy",
+            "nova-spicehtml5proxy",
+            "nova-rootwrap",
+        ],
+        ("nova.wsgi.metadata", "nova.wsgi.osapi_compute"),
+    )
+    split = layout.plan_layout(nova)
+    names = {p.name: p for p in split.packages}
+    assert set(names) == {
+        "venv-nova",
+        "python3-nova",
+        "nova-common",
+        "nova-api",
+        "nova-conductor",
+        "nova-scheduler",
+        "nova-compute",
+        "nova-consoleproxy",
+    }
+    assert [s.name for s in names["nova-api"].services] == ["nova-api", "nova-api-metadata"]
+    assert names["nova-api"].services[0].wsgi == "nova.wsgi.osapi_compute:application"
+    assert "nova-manage" in names["nova-common"].scripts
+    assert split.uid == 64060
+    assert names["nova-consoleproxy"].defaults == ("NOVA_CONSOLE_PROXY_TYPE=novnc",)
+
+
+def test_unknown_projects_get_the_generic_split() -> None:
+    split = layout.plan_layout(
+        _model("zaqar", ["zaqar-server", "zaqar-manage", "zaqar-status"], ("zaqar.wsgi.api",))
+    )
+    services = {s.name: s for s in split.services}
+    assert set(services) == {"zaqar-server", "zaqar-api"}
+    assert services["zaqar-api"].is_wsgi and services["zaqar-server"].script == "zaqar-server"
+    assert split.package("common").name == "zaqar-common"
+    assert set(split.package("common").scripts) == {"zaqar-manage", "zaqar-status"}
