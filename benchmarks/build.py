@@ -44,6 +44,7 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
 
 def build(dsc: Path, scratch: Path, stock: bool, project: str) -> tuple[float, Path]:
     tree = scratch / "tree"
+    scratch.mkdir(parents=True)
     subprocess.run(["dpkg-source", "-x", dsc, tree], check=True, capture_output=True)
     if stock:
         rules = (tree / "debian/rules").read_text()

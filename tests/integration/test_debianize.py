@@ -176,3 +176,47 @@ def test_installed_packages_run_from_the_venv_and_purge_cleanly(
     assert not Path("/etc/fixsvc").exists()
     assert not Path("/opt/venvs/fixsvc").exists()
     assert not Path("/usr/bin/fixsvc-manage").exists()
+
+
+PATCH = """Description: add a site notice
+--- /dev/null
++++ b/SITE-NOTICE
+@@ -0,0 +1 @@
++patched by the site
+"""
+
+
+def test_pin_override_and_patches_are_carried_and_recorded(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    (patches / "0001-notice.patch").write_text(PATCH)
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(
+        f'[projects.fixsvc]\npins = {{ "fixlib-a" = "1.1" }}\npatches = "{patches}"\n'
+    )
+    venvpkg("debianize", *ARGS, "--config", str(config), workdir=released, index=index_url)
+    debian = released / SOURCE / "debian"
+    lock = (debian / "requirements.lock").read_text()
+    assert "fixlib-a==1.1 \\" in lock
+    assert (debian / "wheels" / "fixlib_a-1.1-py3-none-any.whl").is_file()
+    assert "Pin override: fixlib-a 1.0 -> 1.1." in (debian / "changelog").read_text()
+    assert (debian / "patches" / "series").read_text() == "0001-notice.patch\n"
+    # dpkg-source -x of the .dsc applies the patch: what a build will see.
+    dsc = sorted((released / "src/bookworm-2025.2").glob("venv-fixsvc_1.0-*.dsc"))[-1]
+    extracted = tmp_path / "extracted"
+    subprocess.run(["dpkg-source", "-x", str(dsc), str(extracted)], check=True, capture_output=True)
+    assert (extracted / "SITE-NOTICE").read_text() == "patched by the site\n"
+
+
+def test_pin_override_the_index_lacks_is_refused(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "venvpkg.toml"
+    config.write_text('[projects.fixsvc]\npins = { "fixlib-a" = "9.9" }\n')
+    failed = venvpkg(
+        "debianize", *ARGS, "--config", str(config), workdir=released, index=index_url, check=False
+    )
+    assert failed.returncode == 2
+    assert "pin override fixlib-a==9.9" in failed.stderr and "Traceback" not in failed.stderr

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from venvpkg import plan, runner, series, targets, wheelbuild
@@ -24,9 +25,9 @@ from venvpkg.debianize import context as contexts
 from venvpkg.debianize import layout as layouts
 from venvpkg.debianize import lock, model, render, source, versions
 from venvpkg.errors import UsageError
-from venvpkg.fetch import Index
+from venvpkg.fetch import Index, choose
 from venvpkg.progress import Display
-from venvpkg.store import Store, exclusive
+from venvpkg.store import Store, exclusive, place
 
 DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
 
@@ -137,7 +138,9 @@ def _debianize(
     project = model.read(request.project, wheel, tree)
     layout = layouts.plan_layout(project)
     options = request.options
-    locked = lock.venv_lock(project, release.wheelhouse, request.target, options)
+    overrides = _override_wheels(request, index, release, workdir, logs)
+    locked = lock.venv_lock(project, release.wheelhouse, request.target, options, overrides)
+    release_pins = lock.wheelhouse_pins(release.wheelhouse)
     upstream = versions.upstream(request.version)
     maintainer = str(options.get("maintainer", DEFAULT_MAINTAINER))
     final = out / f"venv-{request.project}-{upstream}"
@@ -159,10 +162,13 @@ def _debianize(
             maintainer,
             extras=tuple(options.get("extras", ())),
             depends=tuple(options.get("depends", ())),
+            override_wheels=bool(overrides),
         )
         context = contexts.build(inputs)
         render.render_tree(context, staging / "debian", Path(site) if site else None)
         (staging / "debian" / "requirements.lock").write_text(locked.text)
+        _add_overrides(staging / "debian", overrides)
+        _add_patches(staging / "debian", options.get("patches"))
         return context
 
     # The revision rises whenever the rendered tree (or the source) changes, so render
@@ -182,6 +188,11 @@ def _debianize(
         f"on {request.target.name}.",
         f"Built offline from {release.package} {release.version}.",
         f"Source: {origin.origin}.",
+    ]
+    changes += [
+        f"Pin override: {name} {release_pins[name][0] if name in release_pins else '-'} -> "
+        f"{locked.pins[name]}."
+        for name in sorted(overrides)
     ]
     log = render.changelog(
         f"venv-{request.project}", version, request.target.name, maintainer, changes
@@ -219,6 +230,68 @@ def _project_wheel(
         source_date_epoch="1577836800",
         extra_env={"PBR_VERSION": str(request.version)},
     )
+
+
+def _override_wheels(
+    request: Request, index: Index, release: Release, workdir: Path, logs: Path
+) -> dict[NormalizedName, Path]:
+    """Wheels for `[projects.NAME] pins`, fetched (or built offline) for the target."""
+    found: dict[NormalizedName, Path] = {}
+    store = Store(workdir / "cache" / "files")
+    for raw_name, raw_version in dict(request.options.get("pins", {})).items():
+        name, version = canonicalize_name(raw_name), Version(str(raw_version))
+        artifact = choose(index.files(name, version), request.target)
+        if artifact is None:
+            raise UsageError(
+                f"pin override {name}=={version}: no wheel or sdist for {request.target.name}",
+                f"check the version in [projects.{request.project}] pins",
+            )
+        digest = index.download(artifact, store)
+        slot = workdir / "cache" / "overrides" / digest
+        slot.mkdir(parents=True, exist_ok=True)
+        if artifact.is_wheel:
+            wheel = slot / artifact.filename
+            place(store.path(digest), wheel)
+        else:
+            sdist = slot / artifact.filename
+            place(store.path(digest), sdist)
+            wheel = next(iter(sorted(slot.glob("*.whl"))), None) or wheelbuild.build_wheel(
+                sdist,
+                name,
+                version,
+                python=wheelbuild.build_environment(request.target, workdir),
+                find_links=release.wheelhouse,
+                constraints=release.wheelhouse / "build-constraints.txt",
+                output=slot,
+                log=logs / f"override-{name}.log",
+                source_date_epoch="1577836800",
+            )
+        found[name] = wheel
+    return found
+
+
+def _add_overrides(debian: Path, overrides: dict[NormalizedName, Path]) -> None:
+    """Override wheels travel in debian/wheels, declared as binaries for dpkg-source."""
+    if not overrides:
+        return
+    (debian / "wheels").mkdir(exist_ok=True)
+    for wheel in overrides.values():
+        shutil.copyfile(wheel, debian / "wheels" / wheel.name)
+    listed = "".join(f"debian/wheels/{w.name}\n" for w in sorted(overrides.values()))
+    (debian / "source" / "include-binaries").write_text(listed)
+
+
+def _add_patches(debian: Path, directory: str | None) -> None:
+    """Quilt patches from a site directory, applied in name order."""
+    if not directory:
+        return
+    patches = sorted(Path(directory).glob("*.patch")) + sorted(Path(directory).glob("*.diff"))
+    if not patches:
+        raise UsageError(f"no *.patch files in {directory}", "check [projects.NAME] patches")
+    (debian / "patches").mkdir(exist_ok=True)
+    for patch in patches:
+        shutil.copyfile(patch, debian / "patches" / patch.name)
+    (debian / "patches" / "series").write_text("".join(f"{p.name}\n" for p in patches))
 
 
 def _fingerprint(debian: Path, archive: Path) -> str:

@@ -13,6 +13,7 @@ from packaging.version import Version
 from venvpkg import metadata, resolve
 from venvpkg.debianize.model import ProjectModel
 from venvpkg.errors import DataError
+from venvpkg.store import sha256_file
 from venvpkg.targets import Target
 
 
@@ -36,11 +37,21 @@ def wheelhouse_pins(wheelhouse: Path) -> dict[NormalizedName, tuple[Version, str
 
 
 def venv_lock(
-    project: ProjectModel, wheelhouse: Path, target: Target, options: dict[str, Any]
+    project: ProjectModel,
+    wheelhouse: Path,
+    target: Target,
+    options: dict[str, Any],
+    overrides: dict[NormalizedName, Path] | None = None,
 ) -> VenvLock:
-    """Walk the project's requirements through the wheelhouse; anything missing is an error."""
+    """Walk the project's requirements through the wheelhouse; anything missing is an error.
+
+    `overrides` are wheels that replace a pin of the wheelhouse (a security fix).
+    """
     pins = wheelhouse_pins(wheelhouse)
     wheels = {parse_wheel_filename(w.name)[0]: w for w in wheelhouse.glob("*.whl")}
+    for name, wheel in (overrides or {}).items():
+        pins[name] = (parse_wheel_filename(wheel.name)[1], sha256_file(wheel))
+        wheels[name] = wheel
     extras = ",".join(options.get("extras", ()))
     own = f"{project.dist_name}{f'[{extras}]' if extras else ''}=={project.version}"
     roots = [own, *options.get("extra-packages", ())]
@@ -69,7 +80,7 @@ def _check(found: resolve.Walk, project: ProjectModel, wheelhouse: Path) -> None
         raise DataError(
             f"{project.name} {project.version} does not fit {wheelhouse.name}: "
             f"{found.conflicts[0]}",
-            "use the project version of this series, or fix the pin override",
+            "use the project version of this series, or a pin override the requirements allow",
         )
     if found.unpinned:
         names = ", ".join(sorted(found.unpinned))
