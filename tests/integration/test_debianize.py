@@ -127,39 +127,51 @@ def test_build_makes_lintian_clean_packages_named_for_debian(built: dict[str, ob
     assert str(built["version"]).startswith("90:1.0-1+deb12")
 
 
-@needs_root
-def test_installed_packages_run_from_the_venv_and_purge_cleanly(
-    built: dict[str, object],
-) -> None:
-    debs = [str(d) for d in built["debs"]]  # type: ignore[attr-defined]
+def _apt_install(debs: list[str]) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(
-        ["apt-get", "install", "-y", *debs],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    subprocess.run(["apt-get", "install", "-y", *debs], check=True, env=env, capture_output=True)
+
+
+def _installed_version(package: str) -> str:
+    query = ["dpkg-query", "-W", "-f", "${Version}", package]
+    return subprocess.run(query, capture_output=True, text=True, check=True).stdout
+
+
+@needs_root
+def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
+    built: dict[str, object], released: Path, index_url: str, tmp_path: Path
+) -> None:
+    _apt_install([str(d) for d in built["debs"]])  # type: ignore[attr-defined]
     out = subprocess.run(["/usr/bin/fixsvc-manage"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "fixsvc-manage 1.0 (a1)"
     assert os.path.realpath("/usr/bin/fixsvc-manage") == "/opt/venvs/fixsvc/bin/fixsvc-manage"
     conf = Path("/etc/fixsvc/fixsvc.conf")
     info = conf.stat()
-    assert (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name) == (
-        "root",
-        "fixsvc",
-    )
+    owner = (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name)
+    assert owner == ("root", "fixsvc")
     assert oct(info.st_mode & 0o777) == "0o640"
     assert "#workers = " in conf.read_text()
     assert Path("/etc/fixsvc/api-paste.ini").is_file()
     assert Path("/lib/systemd/system/fixsvc-engine.service").is_file()
-    assert (
-        "module = fixsvc.wsgi.api:application"
-        in Path("/etc/fixsvc/fixsvc-api-uwsgi.ini").read_text()
-    )
+    uwsgi = Path("/etc/fixsvc/fixsvc-api-uwsgi.ini").read_text()
+    assert "module = fixsvc.wsgi.api:application" in uwsgi and "home = /opt/venvs/fixsvc" in uwsgi
     # The service user must not be able to change the code it runs.
-    venv_owner = Path("/opt/venvs/fixsvc/lib").stat()
-    assert venv_owner.st_uid == 0 and not venv_owner.st_mode & 0o022
+    venv_lib = Path("/opt/venvs/fixsvc/lib").stat()
+    assert venv_lib.st_uid == 0 and not venv_lib.st_mode & 0o022
+
+    # An operator's edit survives an upgrade to a new revision.
     conf.write_text("[DEFAULT]\nworkers = 3\n")
+    config = tmp_path / "venvpkg.toml"
+    config.write_text('[projects.fixsvc]\ndepends = ["adduser"]\n')
+    rebuilt = venvpkg(
+        "build", *ARGS, "--json", "--config", str(config), workdir=released, index=index_url
+    )
+    newer = json.loads(rebuilt.stdout)
+    assert newer["version"] == "90:1.0-2+deb12"
+    _apt_install(newer["debs"])
+    assert _installed_version("fixsvc-common") == "90:1.0-2+deb12"
+    assert conf.read_text() == "[DEFAULT]\nworkers = 3\n"
+
     subprocess.run(
         [
             "dpkg",
