@@ -14,6 +14,7 @@ package against the same from a pip-installed venv. Run as root after
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -93,6 +94,15 @@ def main() -> None:
     src = options.workdir.absolute() / "src" / f"{options.dist}-{options.series}"
     dsc = sorted(src.glob(f"venv-{options.project}_*.dsc"))[-1]
     scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-build-"))
+    # The requirements package is a Build-Depends of both builds.
+    state = options.workdir.absolute() / "debs" / f"{options.dist}-{options.series}" / "state.json"
+    requirements_deb = json.loads(state.read_text())["result"]["deb"]
+    subprocess.run(
+        ["apt-get", "install", "-y", "--allow-downgrades", requirements_deb],
+        check=True,
+        capture_output=True,
+        env=ENV,
+    )
     ours_time, ours = build(dsc, scratch / "ours", False, options.project)
     stock_time, stock = build(dsc, scratch / "stock", True, options.project)
     tool = f"{options.project}-manage"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from bindep.depends import Depends, DependsException
@@ -83,3 +84,17 @@ def ensure_installed(packages: list[str], log: Path, install: bool) -> list[str]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     runner.run(["apt-get", "install", "-y", "--no-install-recommends", *absent], log=log, env=env)
     return absent
+
+
+# OpenStack projects' bindep.txt serves their unit tests as much as their services:
+# headers, compilers, database servers and locales are for the gate, not for a node.
+TEST_ONLY = re.compile(
+    r"(-dev(-compat)?|^python3-all.*|^(mariadb|mysql)-(server|client)|^postgresql(-client)?"
+    r"|^locales$|^gettext$|^build-essential$|^gcc$)"
+)
+
+
+def runtime_dependencies(bindep_text: str, target: Target, origin: str = "bindep.txt") -> list[str]:
+    """What a project's services need on the node, from its bindep.txt's default profile."""
+    found = build_dependencies(bindep_text, target, origin)
+    return [dep for dep in found if not TEST_ONLY.search(dep.split()[0])]

@@ -96,3 +96,14 @@ def test_unknown_projects_get_the_generic_split() -> None:
     assert services["zaqar-api"].is_wsgi and services["zaqar-server"].script == "zaqar-server"
     assert split.package("common").name == "zaqar-common"
     assert set(split.package("common").scripts) == {"zaqar-manage", "zaqar-status"}
+
+
+def test_runtime_dependencies_leave_the_gate_packages_out() -> None:
+    from venvpkg import sysdeps, targets
+
+    bindep = (
+        "haproxy\nkeepalived\nlibffi-dev [platform:dpkg]\nmariadb-server [platform:dpkg]\n"
+        "qemu-utils [platform:dpkg]\nlocales [platform:dpkg]\nvim [test]\n"
+    )
+    found = sysdeps.runtime_dependencies(bindep, targets.lookup("bookworm"))
+    assert found == ["haproxy", "keepalived", "qemu-utils"]

@@ -19,7 +19,7 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import plan, runner, series, targets, wheelbuild
+from venvpkg import plan, runner, series, sysdeps, targets, wheelbuild
 from venvpkg.config import Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import layout as layouts
@@ -141,6 +141,12 @@ def _debianize(
     overrides = _override_wheels(request, index, release, workdir, logs)
     locked = lock.venv_lock(project, release.wheelhouse, request.target, options, overrides)
     release_pins = lock.wheelhouse_pins(release.wheelhouse)
+    bindep = tree / "bindep.txt"
+    runtime = (
+        sysdeps.runtime_dependencies(bindep.read_text(), request.target, str(bindep))
+        if bindep.is_file()
+        else []
+    )
     upstream = versions.upstream(request.version)
     maintainer = str(options.get("maintainer", DEFAULT_MAINTAINER))
     final = out / f"venv-{request.project}-{upstream}"
@@ -163,6 +169,7 @@ def _debianize(
             extras=tuple(options.get("extras", ())),
             depends=tuple(options.get("depends", ())),
             override_wheels=bool(overrides),
+            runtime_depends=tuple(runtime),
         )
         context = contexts.build(inputs)
         render.render_tree(context, staging / "debian", Path(site) if site else None)
