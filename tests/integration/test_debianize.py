@@ -232,3 +232,27 @@ def test_pin_override_the_index_lacks_is_refused(
     )
     assert failed.returncode == 2
     assert "pin override fixlib-a==9.9" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_source_from_a_directory_becomes_an_orig_tarball(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
+    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
+    sdist = tmp_path / "fixsvc-1.0.tar.gz"
+    shutil.copyfile(orig, sdist)
+    tree = tmp_path / "checkout"
+    tree.mkdir()
+    subprocess.run(["tar", "-xf", str(sdist), "-C", str(tree), "--strip-components=1"], check=True)
+    (tree / ".git").mkdir()  # VCS metadata stays out of the orig tarball
+    (tree / ".git" / "HEAD").write_text("ref: refs/heads/master\n")
+    result = venvpkg(
+        "debianize", *ARGS, "--source", str(tree), "--json", workdir=released, index=index_url
+    )
+    summary = json.loads(result.stdout)
+    listing = subprocess.run(
+        ["tar", "-tzf", str(orig)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pyproject.toml" in listing and ".git/" not in listing
+    assert Path(summary["dsc"]).is_file()
+    assert "Source: " + str(tree) in (Path(summary["source"]) / "debian/changelog").read_text()

@@ -311,13 +311,17 @@ def _fingerprint(debian: Path, archive: Path) -> str:
 
 
 def _place_orig(archive: Path, orig: Path, tree: Path, scratch: Path) -> None:
-    """The orig tarball beside the tree (kept across revisions), linked for dpkg-source."""
-    if not orig.exists():
-        made = scratch / f".{orig.name}"
-        if archive.name.endswith(".tar.gz"):
-            shutil.copyfile(archive, made)
-        else:
-            source.tar_tree(tree, made)
+    """The orig tarball beside the tree, linked for dpkg-source.
+
+    It is replaced whenever the upstream archive differs: a trunk build from git may
+    reuse a version with new content.
+    """
+    made = scratch / f".{orig.name}"
+    if archive.name.endswith(".tar.gz"):
+        shutil.copyfile(archive, made)
+    else:
+        source.tar_tree(tree, made)
+    if not orig.exists() or orig.read_bytes() != made.read_bytes():
         made.replace(orig)
     os.link(orig, scratch / orig.name)
 
