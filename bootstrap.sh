@@ -14,8 +14,9 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 if [ "${1:-}" = test ]; then
-    # The tests install the packages they build; API services depend on uwsgi.
-    apt-get install -y -qq --no-install-recommends uwsgi-core uwsgi-plugin-python3 >/dev/null
+    # The tests install the packages they build (API services depend on uwsgi) and check
+    # their units with systemd-analyze.
+    apt-get install -y -qq --no-install-recommends uwsgi-core uwsgi-plugin-python3 systemd >/dev/null
     .venv/bin/pip install -q -e '.[test,lint]'
 else
     .venv/bin/pip install -q .

@@ -2,8 +2,9 @@
 """venv-PROJECT with venvpkg's recipe against stock dh-virtualenv, measured in one run.
 
 Stock: the same debian/ tree with `dh $@ --with python-virtualenv` and only the flags an
-offline build needs (so dh_strip, dh_dwz, dh_strip_nondeterminism, dh_shlibdeps over
-everything, pip's own byte-compilation and xz -6 all run). Prints the build time and
+offline build needs, plus the one override without which it fails on manylinux wheels
+(dh_dwz); so dh_strip, dh_strip_nondeterminism, dh_shlibdeps over everything, pip's own
+byte-compilation and xz -6 all run. Prints the build time and
 .deb size ratios, and the start-up time of PROJECT-manage --help from the installed
 package against the same from a pip-installed venv. Run as root after
 `venvpkg release SERIES --projects PROJECT` and `venvpkg debianize PROJECT`:
@@ -36,6 +37,9 @@ override_dh_virtualenv:
 \tdh_virtualenv --package venv-{project} --install-suffix {project} --builtin-venv \\
 \t\t--python {python} --requirements debian/requirements.lock \\
 \t\t--extra-pip-arg=--no-index --extra-pip-arg=--find-links={wheelhouse}
+
+# dwz aborts on manylinux libraries ("Allocatable section after non-allocatable ones").
+override_dh_dwz:
 """
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
     "PIP_CONFIG_FILE": os.devnull,

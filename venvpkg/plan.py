@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from venvpkg import __version__, projects, resolve, sysdeps
+from venvpkg import __version__, projects, resolve, sysdeps, targets
 from venvpkg.errors import UsageError
 from venvpkg.fetch import Index
 from venvpkg.requirements import (
@@ -171,15 +171,25 @@ def make_plan(
         wanted,
         chosen,
         build_constraints,
-        tuple(
+        _installable(
             sysdeps.build_dependencies(
                 data.bindep, target, f"{data.origin}/bindep.txt", workdir / "cache" / "bindep"
-            )
+            ),
+            target,
         ),
         allow_missing,
         index_url,
         denied,
     )
+
+
+def _installable(dependencies: list[str], target: Target) -> tuple[str, ...]:
+    """bindep entries the target's apt can install; old branches name packages long gone
+    (queens: pypy, python-all-dev). The pins that needed them fail with their own cause."""
+    if not targets.host_is(target):
+        return tuple(dependencies)
+    gone = set(sysdeps.unavailable(sysdeps.package_names(dependencies)))
+    return tuple(d for d in dependencies if d.split()[0] not in gone)
 
 
 def _applicable_build_constraints(data: RequirementsData, target: Target) -> str:

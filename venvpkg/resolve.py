@@ -187,11 +187,16 @@ def closure(
     target: Target,
     workdir: Path,
     log: Path,
+    strict: bool = True,
 ) -> dict[NormalizedName, Version]:
-    """Every distribution `requirements` need, pinned by `pins` where they have one."""
+    """Every distribution `requirements` need, pinned by `pins` where they have one.
+
+    Not `strict`: a requirement the pins contradict is left to fail where it is used
+    (a build requirement: that one sdist's build) instead of stopping the run.
+    """
     lookup = index_lookup(index, store, target, workdir / "cache" / "requires")
     found = walk(requirements, pins, target.marker_environment(), lookup)
-    if found.conflicts:
+    if found.conflicts and strict:
         raise ResolutionFailed(
             f"the pins contradict each other: {found.conflicts[0]}"
             + (f" (and {len(found.conflicts) - 1} more)" if len(found.conflicts) > 1 else ""),

@@ -98,3 +98,19 @@ def runtime_dependencies(bindep_text: str, target: Target, origin: str = "bindep
     """What a project's services need on the node, from its bindep.txt's default profile."""
     found = build_dependencies(bindep_text, target, origin)
     return [dep for dep in found if not TEST_ONLY.search(dep.split()[0])]
+
+
+def unavailable(packages: list[str]) -> list[str]:
+    """Which of `packages` apt has no candidate for (bindep entries of older releases)."""
+    if not packages:
+        return []
+    out = runner.capture(["apt-cache", "policy", *packages], ok_codes=(0, 100))
+    candidates: dict[str, bool] = {}
+    current = ""
+    for line in out.splitlines():
+        if line and not line.startswith(" "):
+            current = line.rstrip(":")
+            candidates[current] = False
+        elif line.strip().startswith("Candidate:"):
+            candidates[current] = line.split(":", 1)[1].strip() != "(none)"
+    return [name for name in packages if not candidates.get(name, False)]

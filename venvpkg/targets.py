@@ -99,6 +99,10 @@ def host_release(os_release: Path = Path("/etc/os-release")) -> str | None:
     return fields.get("VERSION_CODENAME", "").strip('"') or None
 
 
+def host_is(target: Target, os_release: Path = Path("/etc/os-release")) -> bool:
+    return host_release(os_release) == target.name
+
+
 def require_host_can_build(target: Target, os_release: Path = Path("/etc/os-release")) -> None:
     """Refuse a target whose wheels this host would build for the wrong Python."""
     host = host_release(os_release)

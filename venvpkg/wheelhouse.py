@@ -292,6 +292,9 @@ def _build_dependencies(
         target=plan.target,
         workdir=paths.workdir,
         log=paths.logs / "resolve-build.log",
+        # An sdist pinning its own build tools against the branch (krb5 0.9.0 wants
+        # Cython==3.2.1 where 2026.1 pins 3.2.4) fails alone, with pip's cause.
+        strict=False,
     )
 
 

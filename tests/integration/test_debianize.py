@@ -152,9 +152,16 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     assert oct(info.st_mode & 0o777) == "0o640"
     assert "#workers = " in conf.read_text()
     assert Path("/etc/fixsvc/api-paste.ini").is_file()
-    assert Path("/lib/systemd/system/fixsvc-engine.service").is_file()
+    units = ["/lib/systemd/system/fixsvc-engine.service", "/lib/systemd/system/fixsvc-api.service"]
+    verify = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
     uwsgi = Path("/etc/fixsvc/fixsvc-api-uwsgi.ini").read_text()
     assert "module = fixsvc.wsgi.api:application" in uwsgi and "home = /opt/venvs/fixsvc" in uwsgi
+    # What autopkgtest runs: every script answers, the WSGI module imports, samples generate.
+    smoke = released / SOURCE / "debian" / "tests" / "smoke"
+    ran = subprocess.run(["sh", "-e", str(smoke)], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "importing fixsvc.wsgi.api" in ran.stdout
     # The service user must not be able to change the code it runs.
     venv_lib = Path("/opt/venvs/fixsvc/lib").stat()
     assert venv_lib.st_uid == 0 and not venv_lib.st_mode & 0o022
