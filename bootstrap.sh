@@ -16,7 +16,7 @@ export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ "${1:-}" = test ]; then
     # The tests install the packages they build (API services depend on uwsgi) and check
     # their units with systemd-analyze.
-    apt-get install -y -qq --no-install-recommends uwsgi-core uwsgi-plugin-python3 systemd >/dev/null
+    apt-get install -y -qq --no-install-recommends uwsgi-core uwsgi-plugin-python3 systemd file >/dev/null
     .venv/bin/pip install -q -e '.[test,lint]'
 else
     .venv/bin/pip install -q .

@@ -78,7 +78,7 @@ class Paths:
         self.lock = workdir / "locks" / f"release-{plan.id}.lock"
         self.logs = workdir / "logs" / f"release-{plan.id}"
         self.store = Store(workdir / "cache" / "files")
-        self.built = workdir / "cache" / "built" / plan.target.name
+        self.built = workdir / "cache" / "built" / f"{plan.target.name}-{wheelbuild.BUILD_RECIPE}"
         self.debs = workdir / "debs" / f"{plan.target.name}-{plan.series.id}"
 
 
