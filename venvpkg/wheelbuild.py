@@ -163,13 +163,14 @@ def _the_wheel(directory: Path, name: str, version: Version, log: Path) -> Path:
 # Lines that say why a build failed, best first; pip's own wrap-up lines say nothing.
 CAUSES = [
     re.compile(r"fatal error: .*"),
+    re.compile(r"Cannot install .* because these package versions have conflicting.*"),
     re.compile(r"(?:Could not find|ERROR: Could not find|No matching distribution).*"),
     re.compile(r"(?:ModuleNotFoundError|ImportError|FileNotFoundError|OSError|RuntimeError): .*"),
     re.compile(
         r"error: (?!subprocess-exited-with-error|metadata-generation-failed|"
         r"legacy-install-failure|command .* failed).*"
     ),
-    re.compile(r"\S*(?:Error|Exception): .*"),
+    re.compile(r"(?<!note: )\S*(?:Error|Exception): .*"),
 ]
 
 

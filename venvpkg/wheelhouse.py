@@ -174,8 +174,11 @@ def _fill(
         settings.jobs,
         display,
     )
+    failed = {canonicalize_name(f.name) for f in result.failures}
     to_build = [
-        e for e in entries.values() if e.artifact and not e.artifact.is_wheel and e.wheel is None
+        e
+        for e in entries.values()
+        if e.artifact and not e.artifact.is_wheel and e.wheel is None and e.name not in failed
     ]
     if to_build or not _debs_exist(paths):
         sysdeps.ensure_installed(

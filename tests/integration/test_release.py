@@ -225,6 +225,7 @@ def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
     subprocess.run(["dpkg-deb", "-x", str(_deb(tmp_path)), str(root)], check=True)
     missing = (root / "usr/lib/venvpkg/wheelhouse/2025.2/missing.txt").read_text()
     assert missing.startswith("fixlib-broken==1.0  # fatal error")
+    assert len(missing.splitlines()) == 1
 
 
 def test_unreachable_index_is_one_clear_line(requirements_dir: Path, tmp_path: Path) -> None:

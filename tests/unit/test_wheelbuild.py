@@ -65,3 +65,14 @@ def test_zip_sdists_are_read_by_content_not_name(tmp_path: Path) -> None:
         archive.writestr("old-1.0/PKG-INFO", "Metadata-Version: 2.2\nRequires-Dist: six\n")
     assert wheelbuild.build_requires(stored) == ["setuptools>=40.8.0", "wheel", "pbr>=1.8"]
     assert metadata.sdist_requires(stored) == ["six"]
+
+
+def test_failure_cause_prefers_pips_conflict_over_its_notes() -> None:
+    tail = [
+        "      ERROR: Cannot install Cython==3.2.1 because these package versions have "
+        "conflicting dependencies.",
+        "      ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/",
+        "  note: This error originates from a subprocess, and is likely not a problem with pip.",
+        "error: subprocess-exited-with-error",
+    ]
+    assert wheelbuild.failure_cause(tail).startswith("Cannot install Cython==3.2.1 because")
