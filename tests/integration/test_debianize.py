@@ -267,3 +267,32 @@ def test_source_from_a_directory_becomes_an_orig_tarball(
     assert "pyproject.toml" in listing and ".git/" not in listing
     assert Path(summary["dsc"]).is_file()
     assert "Source: " + str(tree) in (Path(summary["source"]) / "debian/changelog").read_text()
+
+
+def test_source_from_a_git_ref_builds_a_trunk_tree(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
+    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
+    repo = tmp_path / "fixsvc"
+    repo.mkdir()
+    subprocess.run(["tar", "-xf", str(orig), "-C", str(repo), "--strip-components=1"], check=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "trunk"], check=True)
+    subprocess.run([*git, "tag", "trunk-1"], check=True)
+    result = venvpkg(
+        "debianize",
+        *ARGS,
+        "--source",
+        f"file://{repo}@trunk-1",
+        "--json",
+        workdir=released,
+        index=index_url,
+    )
+    summary = json.loads(result.stdout)
+    changelog = (Path(summary["source"]) / "debian/changelog").read_text()
+    assert f"file://{repo}@trunk-1 (" in changelog
+    listing = subprocess.run(["tar", "-tzf", str(orig)], capture_output=True, text=True).stdout
+    assert ".git/" not in listing and "pyproject.toml" in listing
