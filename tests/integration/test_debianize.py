@@ -166,6 +166,13 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     ran = subprocess.run(["sh", "-e", str(smoke)], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "importing fixsvc.wsgi.api" in ran.stdout
+    # Bytecode is compiled on the node, not shipped.
+    site = next(Path("/opt/venvs/fixsvc/lib").glob("python3*/site-packages"))
+    assert list((site / "fixsvc" / "__pycache__").glob("cli.cpython-3*.pyc"))
+    listing = subprocess.run(
+        ["dpkg", "-L", "venv-fixsvc"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "__pycache__" not in listing
     # The service user must not be able to change the code it runs.
     venv_lib = Path("/opt/venvs/fixsvc/lib").stat()
     assert venv_lib.st_uid == 0 and not venv_lib.st_mode & 0o022

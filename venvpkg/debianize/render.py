@@ -58,6 +58,10 @@ def outputs(context: dict[str, Any]) -> list[Output]:
         Output("common.logrotate.j2", f"{common}.logrotate"),
         Output("common.tmpfiles.j2", f"{common}.tmpfiles"),
     ]
+    files += [
+        Output("venv.postinst.j2", f"venv-{context['project']}.postinst"),
+        Output("venv.prerm.j2", f"venv-{context['project']}.prerm"),
+    ]
     if context["rootwrap"]:
         files.append(Output("common.sudoers.j2", f"sudoers/{context['project']}_sudoers"))
     for package in context["packages"]:
