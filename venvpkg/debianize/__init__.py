@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from venvpkg import plan, runner, series, sysdeps, targets, wheelbuild
 from venvpkg.config import Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import layout as layouts
-from venvpkg.debianize import lock, model, render, source, versions
+from venvpkg.debianize import lock, model, render, site, source, versions
 from venvpkg.errors import UsageError
-from venvpkg.fetch import Index, choose
+from venvpkg.fetch import Index
 from venvpkg.progress import Display
-from venvpkg.store import Store, exclusive, place
+from venvpkg.store import Store, exclusive
 
 DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
 
@@ -112,6 +112,19 @@ def debianize(request: Request, settings: Settings, display: Display) -> Result:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Inspected:
+    """The project as read from its source, and what goes into its venv."""
+
+    origin: source.Source
+    tree: Path
+    project: model.ProjectModel
+    layout: layouts.Layout
+    overrides: dict[NormalizedName, Path]
+    locked: lock.VenvLock
+    runtime: tuple[str, ...]
+
+
 def _debianize(
     request: Request,
     settings: Settings,
@@ -120,98 +133,115 @@ def _debianize(
     scratch: Path,
     display: Display,
 ) -> Result:
+    logs = settings.workdir / "logs" / f"debianize-{request.project}"
+    seen = _inspect(request, settings, release, scratch, logs, display)
+    upstream = versions.upstream(request.version)
+    final = out / f"venv-{request.project}-{upstream}"
+    staging = scratch / final.name
+    shutil.copytree(seen.tree, staging, symlinks=True)
+    # The revision rises whenever the rendered tree (or the source) changes, so render
+    # once with a placeholder version to learn whether it did.
+    _render(request, release, seen, staging, "0:0-0")
+    fingerprint = _fingerprint(staging / "debian", seen.origin.archive)
+    state, key = out / "revisions.json", f"{request.project}-{upstream}"
+    revision, changed = versions.next_revision(state, key, fingerprint)
+    epoch = int(request.options.get("epoch", versions.DEFAULT_EPOCH))
+    version = versions.debian_version(
+        request.version, revision, request.target.version_suffix, epoch
+    )
+    context = _render(request, release, seen, staging, version)
+    _write_changelog(request, release, seen, staging / "debian", version)
+    orig = out / f"venv-{request.project}_{upstream}.orig.tar.gz"
+    _place_orig(seen.origin.archive, orig, seen.tree, scratch)
+    runner.run(["dpkg-source", "-b", staging.name], cwd=scratch, log=logs / "dpkg-source.log")
+    _publish(scratch, out, final, request.project, upstream)
+    versions.remember_revision(state, key, fingerprint, revision)
+    dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
+    return Result(final, dsc, version, [p["name"] for p in context["packages"]], changed)
+
+
+def _inspect(
+    request: Request,
+    settings: Settings,
+    release: Release,
+    scratch: Path,
+    logs: Path,
+    display: Display,
+) -> Inspected:
     workdir = settings.workdir
-    logs = workdir / "logs" / f"debianize-{request.project}"
     index = Index(settings.index_url, workdir / "cache" / "index")
+    store = Store(workdir / "cache" / "files")
     origin = source.obtain(
-        request.source,
-        request.pypi_name,
-        request.version,
-        index,
-        Store(workdir / "cache" / "files"),
-        scratch,
+        request.source, request.pypi_name, request.version, index, store, scratch
     )
     display.info(f"source: {origin.origin}")
     tree = scratch / "tree"
     source.unpack(origin.archive, tree, logs / "unpack.log")
     wheel = _project_wheel(request, origin, release, workdir, logs)
     project = model.read(request.project, wheel, tree)
-    layout = layouts.plan_layout(project)
-    options = request.options
-    overrides = _override_wheels(request, index, release, workdir, logs)
-    locked = lock.venv_lock(project, release.wheelhouse, request.target, options, overrides)
-    release_pins = lock.wheelhouse_pins(release.wheelhouse)
+    overrides = site.override_wheels(request, index, release, workdir, logs)
+    locked = lock.venv_lock(project, release.wheelhouse, request.target, request.options, overrides)
     bindep = tree / "bindep.txt"
     runtime = (
         sysdeps.runtime_dependencies(bindep.read_text(), request.target, str(bindep))
         if bindep.is_file()
         else []
     )
-    upstream = versions.upstream(request.version)
-    maintainer = str(options.get("maintainer", DEFAULT_MAINTAINER))
-    final = out / f"venv-{request.project}-{upstream}"
-    staging = scratch / final.name
-    shutil.copytree(tree, staging, symlinks=True)
-    site = options.get("templates")
+    layout = layouts.plan_layout(project)
+    return Inspected(origin, tree, project, layout, overrides, locked, tuple(runtime))
 
-    def render_with(version: str) -> dict[str, Any]:
-        inputs = contexts.Inputs(
-            project,
-            layout,
-            request.target,
-            request.series.id,
-            request.series.label,
-            version,
-            release.package,
-            release.version,
-            release.installed_dir,
-            maintainer,
-            extras=tuple(options.get("extras", ())),
-            depends=tuple(options.get("depends", ())),
-            override_wheels=bool(overrides),
-            runtime_depends=tuple(runtime),
-        )
-        context = contexts.build(inputs)
-        render.render_tree(context, staging / "debian", Path(site) if site else None)
-        (staging / "debian" / "requirements.lock").write_text(locked.text)
-        _add_overrides(staging / "debian", overrides)
-        _add_patches(staging / "debian", options.get("patches"))
-        return context
 
-    # The revision rises whenever the rendered tree (or the source) changes, so render
-    # once with a placeholder version to learn whether it did.
-    render_with("0:0-0")
-    fingerprint = _fingerprint(staging / "debian", origin.archive)
-    state = out / "revisions.json"
-    key = f"{request.project}-{upstream}"
-    revision, changed = versions.next_revision(state, key, fingerprint)
-    epoch = int(options.get("epoch", versions.DEFAULT_EPOCH))
-    version = versions.debian_version(
-        request.version, revision, request.target.version_suffix, epoch
+def _render(
+    request: Request, release: Release, seen: Inspected, staging: Path, version: str
+) -> dict[str, Any]:
+    """debian/ of the staging tree for `version` (the changelog comes separately)."""
+    options = request.options
+    inputs = contexts.Inputs(
+        seen.project,
+        seen.layout,
+        request.target,
+        request.series.id,
+        request.series.label,
+        version,
+        release.package,
+        release.version,
+        release.installed_dir,
+        str(options.get("maintainer", DEFAULT_MAINTAINER)),
+        extras=tuple(options.get("extras", ())),
+        depends=tuple(options.get("depends", ())),
+        override_wheels=bool(seen.overrides),
+        runtime_depends=seen.runtime,
     )
-    context = render_with(version)
+    context = contexts.build(inputs)
+    templates = options.get("templates")
+    debian = staging / "debian"
+    render.render_tree(context, debian, Path(templates) if templates else None)
+    (debian / "requirements.lock").write_text(seen.locked.text)
+    site.add_overrides(debian, seen.overrides)
+    site.add_patches(debian, options.get("patches"))
+    return context
+
+
+def _write_changelog(
+    request: Request, release: Release, seen: Inspected, debian: Path, version: str
+) -> None:
+    before = lock.wheelhouse_pins(release.wheelhouse)
     changes = [
         f"{request.project} {request.version} for OpenStack {request.series.label} "
         f"on {request.target.name}.",
         f"Built offline from {release.package} {release.version}.",
-        f"Source: {origin.origin}.",
+        f"Source: {seen.origin.origin}.",
     ]
     changes += [
-        f"Pin override: {name} {release_pins[name][0] if name in release_pins else '-'} -> "
-        f"{locked.pins[name]}."
-        for name in sorted(overrides)
+        f"Pin override: {name} {before[name][0] if name in before else '-'} -> "
+        f"{seen.locked.pins[name]}."
+        for name in sorted(seen.overrides)
     ]
+    maintainer = str(request.options.get("maintainer", DEFAULT_MAINTAINER))
     log = render.changelog(
         f"venv-{request.project}", version, request.target.name, maintainer, changes
     )
-    (staging / "debian" / "changelog").write_text(str(log))
-    orig = out / f"venv-{request.project}_{upstream}.orig.tar.gz"
-    _place_orig(origin.archive, orig, tree, scratch)
-    runner.run(["dpkg-source", "-b", staging.name], cwd=scratch, log=logs / "dpkg-source.log")
-    _publish(scratch, out, final, request.project, upstream)
-    versions.remember_revision(state, key, fingerprint, revision)
-    dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
-    return Result(final, dsc, version, [p["name"] for p in context["packages"]], changed)
+    (debian / "changelog").write_text(str(log))
 
 
 def _project_wheel(
@@ -237,68 +267,6 @@ def _project_wheel(
         source_date_epoch="1577836800",
         extra_env={"PBR_VERSION": str(request.version)},
     )
-
-
-def _override_wheels(
-    request: Request, index: Index, release: Release, workdir: Path, logs: Path
-) -> dict[NormalizedName, Path]:
-    """Wheels for `[projects.NAME] pins`, fetched (or built offline) for the target."""
-    found: dict[NormalizedName, Path] = {}
-    store = Store(workdir / "cache" / "files")
-    for raw_name, raw_version in dict(request.options.get("pins", {})).items():
-        name, version = canonicalize_name(raw_name), Version(str(raw_version))
-        artifact = choose(index.files(name, version), request.target)
-        if artifact is None:
-            raise UsageError(
-                f"pin override {name}=={version}: no wheel or sdist for {request.target.name}",
-                f"check the version in [projects.{request.project}] pins",
-            )
-        digest = index.download(artifact, store)
-        slot = workdir / "cache" / "overrides" / digest
-        slot.mkdir(parents=True, exist_ok=True)
-        if artifact.is_wheel:
-            wheel = slot / artifact.filename
-            place(store.path(digest), wheel)
-        else:
-            sdist = slot / artifact.filename
-            place(store.path(digest), sdist)
-            wheel = next(iter(sorted(slot.glob("*.whl"))), None) or wheelbuild.build_wheel(
-                sdist,
-                name,
-                version,
-                python=wheelbuild.build_environment(request.target, workdir),
-                find_links=release.wheelhouse,
-                constraints=release.wheelhouse / "build-constraints.txt",
-                output=slot,
-                log=logs / f"override-{name}.log",
-                source_date_epoch="1577836800",
-            )
-        found[name] = wheel
-    return found
-
-
-def _add_overrides(debian: Path, overrides: dict[NormalizedName, Path]) -> None:
-    """Override wheels travel in debian/wheels, declared as binaries for dpkg-source."""
-    if not overrides:
-        return
-    (debian / "wheels").mkdir(exist_ok=True)
-    for wheel in overrides.values():
-        shutil.copyfile(wheel, debian / "wheels" / wheel.name)
-    listed = "".join(f"debian/wheels/{w.name}\n" for w in sorted(overrides.values()))
-    (debian / "source" / "include-binaries").write_text(listed)
-
-
-def _add_patches(debian: Path, directory: str | None) -> None:
-    """Quilt patches from a site directory, applied in name order."""
-    if not directory:
-        return
-    patches = sorted(Path(directory).glob("*.patch")) + sorted(Path(directory).glob("*.diff"))
-    if not patches:
-        raise UsageError(f"no *.patch files in {directory}", "check [projects.NAME] patches")
-    (debian / "patches").mkdir(exist_ok=True)
-    for patch in patches:
-        shutil.copyfile(patch, debian / "patches" / patch.name)
-    (debian / "patches" / "series").write_text("".join(f"{p.name}\n" for p in patches))
 
 
 def _fingerprint(debian: Path, archive: Path) -> str:
