@@ -15,6 +15,7 @@ import os
 import re
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -69,36 +70,37 @@ class _EggInfo(importlib.metadata.Distribution):
         raise NotImplementedError("an in-memory egg-info has no files on disk")
 
 
-def _sdist_members(sdist: Path) -> dict[str, bytes]:
-    """Top-level PKG-INFO and egg-info metadata files of an sdist."""
+def sdist_members(sdist: Path, key: Callable[[str], str | None]) -> dict[str, bytes]:
+    """Files of an sdist (tar or zip) that `key` names; the first of a name wins."""
     found: dict[str, bytes] = {}
-
-    def wanted(name: str) -> str | None:
-        if TOP_PKG_INFO.match(name):
-            return "PKG-INFO"
-        match = EGG_INFO.match(name)
-        return f"egg-info/{match.group(1)}" if match else None
-
     # Stored files are named by digest, so the format is read from the content.
     if zipfile.is_zipfile(sdist):
         with zipfile.ZipFile(sdist) as zipped:
             for name in zipped.namelist():
-                key = wanted(name)
-                if key:
-                    found.setdefault(key, zipped.read(name))
+                wanted = key(name)
+                if wanted:
+                    found.setdefault(wanted, zipped.read(name))
         return found
     with tarfile.open(sdist) as archive:
         for member in archive:
-            key = wanted(member.name) if member.isfile() else None
-            stream = archive.extractfile(member) if key else None
-            if key and stream is not None:
-                found.setdefault(key, stream.read())
+            wanted = key(member.name) if member.isfile() else None
+            stream = archive.extractfile(member) if wanted else None
+            if wanted and stream is not None:
+                found.setdefault(wanted, stream.read())
     return found
+
+
+def _metadata_file(name: str) -> str | None:
+    """Top-level PKG-INFO and egg-info metadata files, under short keys."""
+    if TOP_PKG_INFO.match(name):
+        return "PKG-INFO"
+    match = EGG_INFO.match(name)
+    return f"egg-info/{match.group(1)}" if match else None
 
 
 def sdist_requires(sdist: Path) -> list[str] | None:
     """Requires-Dist of an sdist, or None when only building it could tell."""
-    members = _sdist_members(sdist)
+    members = sdist_members(sdist, _metadata_file)
     if "PKG-INFO" in members and _static_requires(parse(members["PKG-INFO"])):
         return from_core_metadata(members["PKG-INFO"])
     if "egg-info/PKG-INFO" in members:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import tarfile
 import tempfile
 import tomllib
-import zipfile
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from venvpkg import runner
+from venvpkg import metadata, runner
 from venvpkg.errors import CommandFailed, VenvpkgError
 from venvpkg.targets import Target
 
@@ -33,29 +31,17 @@ class WheelBuildFailed(VenvpkgError):
         self.log = log
 
 
-def _members(sdist: Path) -> dict[str, bytes]:
-    """pyproject.toml and setup.py at the top of an sdist."""
-    wanted = re.compile(r"^[^/]+/(pyproject\.toml|setup\.py)$")
-    found: dict[str, bytes] = {}
-    # Stored files are named by digest, so the format is read from the content.
-    if zipfile.is_zipfile(sdist):
-        with zipfile.ZipFile(sdist) as archive:
-            for name in archive.namelist():
-                if wanted.match(name):
-                    found[name.split("/", 1)[1]] = archive.read(name)
-        return found
-    with tarfile.open(sdist) as archive:
-        for member in archive:
-            if member.isfile() and wanted.match(member.name):
-                stream = archive.extractfile(member)
-                if stream is not None:
-                    found[member.name.split("/", 1)[1]] = stream.read()
-    return found
+BUILD_FILES = re.compile(r"^[^/]+/(pyproject\.toml|setup\.py)$")
+
+
+def _build_file(name: str) -> str | None:
+    """pyproject.toml and setup.py at the top of an sdist, by their own names."""
+    return name.split("/", 1)[1] if BUILD_FILES.match(name) else None
 
 
 def build_requires(sdist: Path) -> list[str]:
     """The build-system requirements an sdist declares (PEP 518), or the legacy default."""
-    members = _members(sdist)
+    members = metadata.sdist_members(sdist, _build_file)
     requires: list[str] = []
     if "pyproject.toml" in members:
         try:
