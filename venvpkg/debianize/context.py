@@ -156,7 +156,7 @@ def _package(
         ]
         architecture = "all"
     else:
-        depends = [f"{layout_common(context)} {exact}", "${misc:Depends}"]
+        depends = [f"{context['common_package']} {exact}", "${misc:Depends}"]
         summary = f"OpenStack {project} - {', '.join(s.name for s in package.services)}"
         description = [f"The {s.name} service of OpenStack {project}." for s in package.services]
         architecture = "all"
@@ -171,7 +171,6 @@ def _package(
         "role": package.role,
         "architecture": architecture,
         "depends": depends,
-        "breaks": [],
         "summary": summary,
         "description": description,
         "services": [_service(s) for s in package.services],
@@ -218,10 +217,6 @@ def _installs(package: Package, layout: Layout, context: dict[str, Any]) -> list
             if s.is_wsgi
         ]
     return found
-
-
-def layout_common(context: dict[str, Any]) -> str:
-    return str(context["common_package"])
 
 
 def _service(service: Service) -> dict[str, Any]:

@@ -75,10 +75,6 @@ def builtin_options(project: str) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k in ("extra_packages",)}
 
 
-def known_projects() -> list[str]:
-    return sorted(_table())
-
-
 def plan_layout(model: ProjectModel) -> Layout:
     entry = _table().get(model.name)
     services = _known_services(model, entry) if entry else _generic_services(model)

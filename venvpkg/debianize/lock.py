@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -88,7 +87,3 @@ def _check(found: resolve.Walk, project: ProjectModel, wheelhouse: Path) -> None
             f"the wheelhouse {wheelhouse.name} lacks what {project.name} needs: {names}",
             f"run: venvpkg release SERIES --projects {project.name} (with its extra packages)",
         )
-
-
-def requirement_names(lines: list[str]) -> set[str]:
-    return {str(canonicalize_name(Requirement(line).name)) for line in lines}

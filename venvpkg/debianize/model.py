@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 from venvpkg import metadata
@@ -147,7 +147,3 @@ def _generator_file(path: Path) -> ConfigSample | None:
     parts = produced.split("/")
     relative = "/".join(parts[2:]) if len(parts) > 2 and parts[0] == "etc" else parts[-1]
     return ConfigSample(relative, tuple(namespaces))
-
-
-def canonical(name: str) -> str:
-    return str(canonicalize_name(name))

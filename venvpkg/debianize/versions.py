@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from debian.debian_support import Version as DebianVersion
 from packaging.version import Version
 
 from venvpkg.store import atomic_write_text
@@ -55,7 +54,3 @@ def remember_revision(state: Path, upstream_version: str, fingerprint: str, revi
     record = json.loads(state.read_text()) if state.is_file() else {}
     record[upstream_version] = {"revision": revision, "fingerprint": fingerprint}
     atomic_write_text(state, json.dumps(record, indent=1, sort_keys=True))
-
-
-def is_newer(candidate: str, than: str) -> bool:
-    return DebianVersion(candidate) > DebianVersion(than)
