@@ -125,18 +125,10 @@ def _refresh(
         # certifi, or new dependencies): resolve them once, under the existing pins.
         display.info(f"completing the closure: {', '.join(sorted(missing))}")
         pins = {n: e.version for n, e in entries.items()}
-        for name, version in resolve.closure(
-            sorted(missing.values()),
-            pins,
-            plan.build_constraints,
-            index=index,
-            store=paths.store,
-            target=plan.target,
-            workdir=paths.workdir,
-            log=paths.logs / "resolve-missing.log",
-        ).items():
+        completed = _closure(sorted(missing.values()), pins, plan, index, paths, "missing")
+        for name, version in completed.items():
             entries.setdefault(name, Entry(name, version))
-    failed = {canonicalize_name(f.name) for f in result.failures}
+    failed = _failed_names(result)
     result.entries = [e for e in entries.values() if e.name not in failed and e.wheel]
     if result.failures and not plan.allow_missing:
         shutil.rmtree(paths.staging, ignore_errors=True)
@@ -161,7 +153,7 @@ def _fill(
     display: Display,
 ) -> None:
     """Fetch what is new, add build dependencies, and build every sdist not yet built."""
-    failed = {canonicalize_name(f.name) for f in result.failures}
+    failed = _failed_names(result)
     fresh = [e for e in entries.values() if e.artifact is None and e.name not in failed]
     result.failures += _fetch(fresh, plan, index, paths, settings.jobs, display)
     for name, version in _build_dependencies(plan, entries, index, paths, display).items():
@@ -174,7 +166,7 @@ def _fill(
         settings.jobs,
         display,
     )
-    failed = {canonicalize_name(f.name) for f in result.failures}
+    failed = _failed_names(result)  # fetching may have added some
     to_build = [
         e
         for e in entries.values()
@@ -186,6 +178,10 @@ def _fill(
         )
     _stage(entries.values(), paths)
     result.failures += _build(list(entries.values()), to_build, plan, paths, settings, display)
+
+
+def _failed_names(result: ReleaseResult) -> set[NormalizedName]:
+    return {canonicalize_name(f.name) for f in result.failures}
 
 
 def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dict[str, str]:
@@ -286,18 +282,31 @@ def _build_dependencies(
         return {}
     display.info(f"resolving {len(requires)} build requirements")
     pins = {n: p.version for n, p in plan.constraints.items()} | dict(plan.wanted)
+    # An sdist pinning its own build tools against the branch (krb5 0.9.0 wants
+    # Cython==3.2.1 where 2026.1 pins 3.2.4) fails alone, with pip's cause.
+    return _closure(requires, pins, plan, index, paths, "build", strict=False)
+
+
+def _closure(
+    requirements: list[str],
+    pins: dict[NormalizedName, Version],
+    plan: ReleasePlan,
+    index: Index,
+    paths: Paths,
+    purpose: str,
+    strict: bool = True,
+) -> dict[NormalizedName, Version]:
+    """resolve.closure under the plan's build constraints, logged per purpose."""
     return resolve.closure(
-        requires,
+        requirements,
         pins,
         plan.build_constraints,
         index=index,
         store=paths.store,
         target=plan.target,
         workdir=paths.workdir,
-        log=paths.logs / "resolve-build.log",
-        # An sdist pinning its own build tools against the branch (krb5 0.9.0 wants
-        # Cython==3.2.1 where 2026.1 pins 3.2.4) fails alone, with pip's cause.
-        strict=False,
+        log=paths.logs / f"resolve-{purpose}.log",
+        strict=strict,
     )
 
 

@@ -7,6 +7,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.conftest import DATA, venvpkg
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "fixsvc-debian"
 SOURCE = "src/bookworm-2025.2/venv-fixsvc-1.0"
+FIXSVC_PACKAGES = ("fixsvc-api", "fixsvc-engine", "fixsvc-common", "python3-fixsvc", "venv-fixsvc")
 ARGS = ("fixsvc", "--series", "2025.2", "--version", "1.0", "--dist", "bookworm")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="installs packages on this host")
 
@@ -43,8 +45,6 @@ def released(index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _normalised(text: str) -> str:
     """The requirements package version carries the day it was packed."""
-    import re
-
     text = re.sub(r"http://127\.0\.0\.1:\d+/simple/", "INDEX", text)
     return re.sub(r"\d{8}\.\d+\+deb12", "DATE.N+deb12", text)
 
@@ -98,16 +98,7 @@ def built(released: Path, index_url: str) -> Iterator[dict[str, object]]:
     summary = json.loads(result.stdout)
     yield summary
     subprocess.run(
-        [
-            "dpkg",
-            "--purge",
-            "fixsvc-api",
-            "fixsvc-engine",
-            "fixsvc-common",
-            "python3-fixsvc",
-            "venv-fixsvc",
-            "openstack-requirements-2025.2",
-        ],
+        ["dpkg", "--purge", *FIXSVC_PACKAGES, "openstack-requirements-2025.2"],
         capture_output=True,
         check=False,
     )
@@ -191,15 +182,7 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     assert conf.read_text() == "[DEFAULT]\nworkers = 3\n"
 
     subprocess.run(
-        [
-            "dpkg",
-            "--purge",
-            "fixsvc-api",
-            "fixsvc-engine",
-            "fixsvc-common",
-            "python3-fixsvc",
-            "venv-fixsvc",
-        ],
+        ["dpkg", "--purge", *FIXSVC_PACKAGES],
         check=True,
         capture_output=True,
     )
