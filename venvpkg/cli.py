@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from venvpkg import __version__, debianize, requirements, series, targets
+from venvpkg import __version__, chroot, debianize, requirements, series, targets
 from venvpkg import build as builder
 from venvpkg.config import Settings, load_settings
 from venvpkg.errors import BuildFailed, UsageError, VenvpkgError
@@ -117,12 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     release.set_defaults(handler=cmd_release)
 
+    chroots = commands.add_parser(
+        "chroot", parents=common, help="create, update, list or remove clean build chroots"
+    )
+    chroots.add_argument("action", choices=["create", "update", "list", "remove"])
+    chroots.add_argument("dists", metavar="DIST", nargs="*", help="e.g. bookworm trixie")
+    chroots.set_defaults(handler=cmd_chroot)
+
     for name, handler, text in (
         ("debianize", cmd_debianize, "render the debian/ source package of a project"),
-        ("build", cmd_build, "debianize a project and build its .debs on this host"),
+        ("build", cmd_build, "debianize projects and build their .debs"),
     ):
         command = commands.add_parser(name, parents=common, help=text)
-        command.add_argument("project", metavar="PROJECT", help="OpenStack deliverable name")
+        if name == "build":
+            command.add_argument(
+                "projects", metavar="PROJECT", nargs="+", help="OpenStack deliverable names"
+            )
+            command.add_argument(
+                "--backend",
+                choices=builder.BACKENDS,
+                help="sbuild: a clean chroot, network cut (default); host: this machine",
+            )
+            command.add_argument(
+                "--verify-reproducible",
+                action="store_true",
+                help="build twice and fail unless the .debs are bit-identical",
+            )
+        else:
+            command.add_argument("project", metavar="PROJECT", help="OpenStack deliverable name")
         command.add_argument("--series", metavar="S", help="default: newest maintained series")
         command.add_argument("--version", metavar="V", help="default: the series' latest release")
         command.add_argument(
@@ -226,15 +248,50 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         print(result.package.deb)
 
 
-def _debianize(args: argparse.Namespace, settings: Settings, display: Display) -> Any:
+def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    if args.action != "list" and not args.dists:
+        raise UsageError(f"chroot {args.action} needs a DIST", "e.g. venvpkg chroot create trixie")
+    for dist in args.dists:
+        if args.action == "create":
+            chroot.ensure(dist, settings, display)
+        elif args.action == "update":
+            chroot.update(dist, settings, display)
+        elif args.action == "remove":
+            chroot.remove(dist, settings.workdir)
+            display.info(f"removed the {dist} chroot")
+    found = chroot.listing(settings.workdir)
+    if settings.json:
+        print(json.dumps([dict(c.record, tarball=str(c.tarball)) for c in found], indent=1))
+        return 0
+    rows = [
+        [
+            c.dist,
+            c.arch,
+            f"{c.age_days:.1f} days",
+            f"{c.record['size'] / 1e6:.0f} MB",
+            c.sha256[:12],
+            str(c.tarball),
+        ]
+        for c in found
+    ]
+    columns = ["Dist", "Arch", "Age", "Size", "sha256", "Tarball"]
+    display.table("venvpkg chroots", columns, rows, sys.stdout)
+    return 0
+
+
+def _debianize(
+    project: str, args: argparse.Namespace, settings: Settings, display: Display
+) -> tuple[debianize.Request, debianize.Result]:
+    if args.version and getattr(args, "projects", [project])[1:]:
+        raise UsageError("--version names one project's release", "build one project with it")
     request = debianize.make_request(
-        args.project, args.series, args.version, args.source, args.dist, settings
+        project, args.series, args.version, args.source, args.dist, settings
     )
     return request, debianize.debianize(request, settings, display)
 
 
 def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    request, result = _debianize(args, settings, display)
+    request, result = _debianize(args.project, args, settings, display)
     summary = {
         "source": str(result.source_dir),
         "dsc": str(result.dsc),
@@ -252,28 +309,38 @@ def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    request, debianized = _debianize(args, settings, display)
-    built = builder.build_project(request, debianized, settings, display)
+    if args.source and len(args.projects) > 1:
+        raise UsageError("--source names one project's tree", "build one project with it")
+    opts = builder.options(settings, args.backend, args.verify_reproducible)
+    jobs = [builder.Job(*_debianize(p, args, settings, display)) for p in args.projects]
+    results = builder.build_all(jobs, settings, display, opts)
     if settings.json:
-        print(
-            json.dumps(
-                {
-                    "debs": [str(d) for d in built.debs],
-                    "seconds": round(built.seconds, 1),
-                    "lintian": built.lintian,
-                    "version": debianized.version,
-                },
-                indent=1,
-            )
+        print(json.dumps(builder.summary(results), indent=1))
+    else:
+        rows = [
+            [
+                r.project,
+                r.version,
+                r.status,
+                f"{r.seconds:.0f}s",
+                r.lintian or "-",
+                r.reproducible or "-",
+                str(len(r.debs)),
+                f"{sum(d.stat().st_size for d in r.debs) / 1e6:.1f} MB",
+            ]
+            for r in results
+        ]
+        columns = ["Project", "Version", "Status", "Time", "Lintian", "Reproducible"]
+        columns += ["Debs", "Size"]
+        display.table(f"venvpkg build ({opts.backend})", columns, rows, sys.stdout)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise BuildFailed(
+            f"{len(failed)} of {len(results)} builds failed: "
+            + ", ".join(r.project for r in failed),
+            "see the warnings above and the logs they name",
+            [],
         )
-        return 0
-    rows = [[d.name, f"{d.stat().st_size / 1e6:.1f} MB"] for d in built.debs]
-    display.table(
-        f"venvpkg build ({built.seconds:.0f}s, lintian {built.lintian})",
-        ["Package", "Size"],
-        rows,
-        sys.stdout,
-    )
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -143,3 +144,17 @@ def capture(
             Path(os.devnull),
             detail[-TAIL_LINES:],
         ) from None
+
+
+def capture_bytes(command: Sequence[str | os.PathLike[str]]) -> bytes:
+    """Run a command whose stdout is binary data (an archive) and return it whole."""
+    # sh decodes output to text; archives need the raw bytes.
+    args = [tool_path(os.fspath(command[0])), *(os.fspath(part) for part in command[1:])]
+    completed = subprocess.run(args, capture_output=True, check=False)
+    if completed.returncode:
+        detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+        name = os.path.basename(args[0])
+        raise CommandFailed(
+            f"{name} failed (exit {completed.returncode})", Path(os.devnull), detail[-TAIL_LINES:]
+        )
+    return completed.stdout

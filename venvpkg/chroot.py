@@ -1,0 +1,237 @@
+"""Clean build chroots: mmdebstrap tarballs cached in the workdir for sbuild's unshare mode.
+
+A chroot is one tarball plus a JSON record of how and when it was made and its sha256.
+The record is written after the tarball is in place, so a tarball without one (an
+interrupted create) is never used, and a tarball whose bytes no longer match is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import pwd
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from venvpkg import runner
+from venvpkg.config import Settings
+from venvpkg.errors import DataError, NetworkError, ToolMissing, UsageError
+from venvpkg.progress import Display
+from venvpkg.store import atomic_write_text, exclusive, sha256_file
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_MAX_AGE_DAYS = 7.0
+# What every venv build needs beyond build-essential, baked in so that a build only has to
+# install the requirements package and the project's own Build-Depends.
+BAKED_IN = ["debhelper", "dh-virtualenv", "python3-venv", "fakeroot"]
+# sbuild's unshare mode maps the build's users into this many subordinate ids.
+SUBID_RANGE = 65536
+
+
+@dataclass(frozen=True)
+class Chroot:
+    dist: str
+    arch: str
+    tarball: Path
+    record: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return str(self.record["sha256"])
+
+    @property
+    def age_days(self) -> float:
+        return (time.time() - float(self.record["created"])) / 86400
+
+
+def architecture() -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+def directory(workdir: Path) -> Path:
+    return workdir / "chroots"
+
+
+def _paths(workdir: Path, dist: str) -> tuple[Path, Path]:
+    stem = directory(workdir) / f"{dist}-{architecture()}"
+    return stem.with_suffix(".tar"), stem.with_suffix(".json")
+
+
+def options(settings: Settings) -> tuple[str, float]:
+    """The mirror and the age (days) after which a chroot is refreshed, from [chroot]."""
+    section = settings.section("chroot")
+    mirror = str(section.get("mirror", os.environ.get("VENVPKG_MIRROR", DEFAULT_MIRROR)))
+    try:
+        max_age = float(section.get("max-age-days", DEFAULT_MAX_AGE_DAYS))
+    except (TypeError, ValueError):
+        raise UsageError("[chroot] max-age-days must be a number", "fix venvpkg.toml") from None
+    return mirror.rstrip("/"), max_age
+
+
+def load(workdir: Path, dist: str) -> Chroot | None:
+    """The recorded chroot for `dist`, or None when there is none (or only half of one)."""
+    tarball, record_path = _paths(workdir, dist)
+    if not (tarball.exists() and record_path.exists()):
+        return None
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError:
+        return None
+    return Chroot(dist, architecture(), tarball, record)
+
+
+def listing(workdir: Path) -> list[Chroot]:
+    found = [load(workdir, p.stem.rsplit("-", 1)[0]) for p in directory(workdir).glob("*.json")]
+    return sorted((c for c in found if c), key=lambda c: c.dist)
+
+
+def check_mirror(mirror: str, dist: str, timeout: float = 20) -> None:
+    """One line for an unknown dist or an unreachable mirror, before mmdebstrap says more."""
+    url = f"{mirror}/dists/{dist}/Release"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            raise UsageError(
+                f"unknown dist {dist!r}: {mirror} has no dists/{dist}/Release",
+                "use a Debian codename the mirror serves, e.g. bookworm or trixie",
+            ) from None
+        raise NetworkError(f"mirror {mirror} answered {error.code} for {url}", "retry") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise NetworkError(
+            f"mirror {mirror} unreachable: {reason}",
+            "check the network or set [chroot] mirror in venvpkg.toml",
+        ) from None
+
+
+def require_subids(display: Display, files: tuple[Path, Path] | None = None) -> None:
+    """Unshare mode needs subordinate ids; root gets them set up, others get the lines."""
+    files = files or (Path("/etc/subuid"), Path("/etc/subgid"))
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    missing = [f for f in files if not _has_range(f, user)]
+    if not missing:
+        return
+    if os.geteuid() == 0:
+        for path in missing:
+            with path.open("a") as stream:
+                stream.write(f"{user}:100000:{SUBID_RANGE}\n")
+            display.info(f"added {user}:100000:{SUBID_RANGE} to {path} for unshare mode")
+        return
+    lines = " and ".join(f"'{user}:100000:{SUBID_RANGE}' to {f}" for f in missing)
+    raise UsageError(
+        f"no subordinate ids for {user}: sbuild's unshare mode needs them", f"as root, add {lines}"
+    )
+
+
+def _has_range(path: Path, user: str) -> bool:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        parts = line.strip().split(":")
+        owner_matches = len(parts) == 3 and parts[0] in (user, str(os.geteuid()))
+        if owner_matches and parts[2].isdigit() and int(parts[2]) >= SUBID_RANGE:
+            return True
+    return False
+
+
+def create(dist: str, settings: Settings, display: Display) -> Chroot:
+    """mmdebstrap a buildd tarball for `dist`; the old one stays until the new one is whole."""
+    mirror, _ = options(settings)
+    runner.tool_path("mmdebstrap")
+    require_subids(display)
+    check_mirror(mirror, dist)
+    tarball, record_path = _paths(settings.workdir, dist)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    log = settings.workdir / "logs" / f"chroot-{dist}.log"
+    began = time.monotonic()
+    partial = tarball.with_name(f".{tarball.name}.partial")
+    display.info(f"creating the {dist} build chroot from {mirror}")
+    try:
+        runner.run(
+            [
+                "mmdebstrap",
+                "--mode=unshare",
+                "--variant=buildd",
+                f"--arch={architecture()}",
+                f"--include={','.join(BAKED_IN)}",
+                # sbuild mounts its own /dev; device nodes cannot be made in a user namespace.
+                "--skip=output/dev",
+                "--format=tar",
+                dist,
+                partial,
+                mirror,
+            ],
+            log=log,
+            timeout=3600,
+        )
+        record = {
+            "dist": dist,
+            "arch": architecture(),
+            "mirror": mirror,
+            "packages": BAKED_IN,
+            "created": time.time(),
+            "seconds": round(time.monotonic() - began, 1),
+            "size": partial.stat().st_size,
+            "sha256": sha256_file(partial),
+        }
+        os.replace(partial, tarball)
+    finally:
+        partial.unlink(missing_ok=True)
+    atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+    return Chroot(dist, architecture(), tarball, record)
+
+
+def ensure(dist: str, settings: Settings, display: Display) -> Chroot:
+    """A verified chroot for `dist`, made or refreshed when missing or older than allowed."""
+    _, max_age = options(settings)
+    with exclusive(settings.workdir / "locks" / f"chroot-{dist}.lock", display.info):
+        found = load(settings.workdir, dist)
+        if found is not None and found.age_days <= max_age:
+            return found
+        if found is not None:
+            display.info(f"{dist} chroot is {found.age_days:.1f} days old; refreshing it")
+        return create(dist, settings, display)
+
+
+def verify(chroot: Chroot) -> None:
+    """Refuse a tarball whose bytes are not the ones recorded when it was made."""
+    if not chroot.tarball.exists() or sha256_file(chroot.tarball) != chroot.sha256:
+        raise DataError(
+            f"chroot tarball {chroot.tarball} is corrupt (sha256 differs from its record)",
+            f"run: venvpkg chroot update {chroot.dist}",
+        )
+
+
+def update(dist: str, settings: Settings, display: Display) -> Chroot:
+    with exclusive(settings.workdir / "locks" / f"chroot-{dist}.lock", display.info):
+        return create(dist, settings, display)
+
+
+def remove(dist: str, workdir: Path) -> None:
+    tarball, record_path = _paths(workdir, dist)
+    if not tarball.exists() and not record_path.exists():
+        raise UsageError(f"no chroot for {dist} in {directory(workdir)}", "see venvpkg chroot list")
+    # The record goes first: a tarball without one is never used.
+    record_path.unlink(missing_ok=True)
+    tarball.unlink(missing_ok=True)
+
+
+def require_tools() -> None:
+    for program in ("sbuild", "mmdebstrap", "newuidmap"):
+        try:
+            runner.tool_path(program)
+        except ToolMissing:
+            package = {"newuidmap": "uidmap"}.get(program, program)
+            raise ToolMissing(
+                f"{program} not found (needed for clean chroot builds)",
+                f"install it: apt-get install {package}, or use --backend host",
+            ) from None
