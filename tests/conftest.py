@@ -127,3 +127,20 @@ def install_lock_offline(wheelhouse: Path, venv: Path) -> dict[str, str]:
         env=env,
     )
     return env
+
+
+def release_fixsvc(workdir: Path, index_url: str) -> Path:
+    """Make `workdir` hold the fixture series' requirements package with fixsvc's closure."""
+    requirements = workdir / "requirements"
+    shutil.copytree(DATA / "requirements-2025.2", requirements)
+    venvpkg(
+        "release",
+        "2025.2",
+        "--requirements",
+        str(requirements),
+        "--projects",
+        "fixsvc==1.0",
+        workdir=workdir,
+        index=index_url,
+    )
+    return workdir

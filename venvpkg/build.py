@@ -62,11 +62,14 @@ class BuildResult:
 class Options:
     backend: str = "sbuild"
     verify_reproducible: bool = False
+    rebuild: bool = False
     # lintian tags the site accepts, each with the reason it gives.
     lintian_allow: Mapping[str, str] = field(default_factory=dict)
 
 
-def options(settings: Settings, backend: str | None, verify_reproducible: bool) -> Options:
+def options(
+    settings: Settings, backend: str | None, verify_reproducible: bool, rebuild: bool = False
+) -> Options:
     chosen = backend or str(settings.section("build").get("backend", "sbuild"))
     if chosen not in BACKENDS:
         raise UsageError(f"unknown backend {chosen!r}", f"choose one of {', '.join(BACKENDS)}")
@@ -76,7 +79,7 @@ def options(settings: Settings, backend: str | None, verify_reproducible: bool) 
             raise UsageError(
                 f"[lintian.allow] {tag} has no reason", f'write {tag} = "why this is acceptable"'
             )
-    return Options(chosen, verify_reproducible, allow)
+    return Options(chosen, verify_reproducible, rebuild, allow)
 
 
 def build_all(
@@ -193,7 +196,7 @@ def _build_one(
     wanted = fingerprint(job, env, opts)
     logs = settings.workdir / "logs" / f"build-{job.name}"
     with exclusive(settings.workdir / "locks" / f"build-{job.name}.lock", display.info):
-        cached = _cached(job, env, wanted)
+        cached = None if opts.rebuild else _cached(job, env, wanted)
         if cached is not None and (cached.reproducible or not opts.verify_reproducible):
             return cached
         began = time.monotonic()

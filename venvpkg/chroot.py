@@ -11,10 +11,14 @@ import json
 import os
 import platform
 import pwd
+import shlex
+import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +239,132 @@ def require_tools() -> None:
                 f"{program} not found (needed for clean chroot builds)",
                 f"install it: apt-get install {package}, or use --backend host",
             ) from None
+
+
+# What `venvpkg release` needs inside a target's chroot beyond the build chroot.
+RELEASE_PACKAGES = ["python3-dev", "python3-venv", "lintian", "git", "ca-certificates"]
+INSIDE_VENV = "/opt/venvpkg"
+INSIDE_SOURCE = "/opt/venvpkg-src"
+
+
+def release_root(dist: str, settings: Settings, display: Display) -> Path:
+    """An unpacked copy of the dist's chroot where `venvpkg release` can run as on that dist.
+
+    Unlike a package build it persists: the bindep packages and the venvpkg environment
+    installed into it are reused, and it is remade when the chroot tarball changes.
+    """
+    require_root_for_chroot(dist)
+    found = ensure(dist, settings, display)
+    root = found.tarball.with_suffix(".root")
+    stamp = root / ".venvpkg-root"
+    with exclusive(settings.workdir / "locks" / f"chroot-{dist}-root.lock", display.info):
+        if stamp.exists() and stamp.read_text().strip() == found.sha256:
+            return root
+        display.info(f"unpacking the {dist} chroot for wheel builds")
+        verify(found)
+        staging = root.with_name(f".{root.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        log = settings.workdir / "logs" / f"chroot-{dist}.log"
+        runner.run(["tar", "-C", staging, "--same-owner", "-xf", found.tarball], log=log)
+        enter(staging, ["apt-get", "update", "-q"], log=log)
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *RELEASE_PACKAGES]
+        enter(staging, install, log=log)
+        enter(staging, ["python3", "-m", "venv", INSIDE_VENV], log=log)
+        atomic_write_text(staging / ".venvpkg-root", found.sha256 + "\n")
+        shutil.rmtree(root, ignore_errors=True)
+        os.replace(staging, root)
+    return root
+
+
+def require_root_for_chroot(dist: str) -> None:
+    if os.geteuid() != 0:
+        raise UsageError(
+            f"building for {dist} on a different host runs in a {dist} chroot, which needs root",
+            f"run as root, or on a {dist} host",
+        )
+
+
+def enter(
+    root: Path,
+    command: list[str],
+    *,
+    log: Path | None = None,
+    binds: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run `command` chrooted in `root`, in a private mount namespace that dies with it.
+
+    With a log, output goes there and a failure raises; without one it goes to our
+    terminal and the exit code is returned (for a whole venvpkg run inside).
+    """
+    script = ["set -e", "mount --make-rprivate /"]
+    for path in binds:
+        script += [f"mkdir -p {shlex.quote(str(root))}{shlex.quote(str(path))}"]
+        script += [f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(root) + str(path))}"]
+    quoted = shlex.quote(str(root))
+    script += [
+        f"mkdir -p {quoted}/proc {quoted}/dev",
+        f"mount -t proc proc {quoted}/proc",
+        f"mount --rbind /dev {quoted}/dev",
+        f"cat /etc/resolv.conf > {quoted}/etc/resolv.conf",
+        f'exec chroot {quoted} "$@"',
+    ]
+    clean = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+    clean.update({"DEBIAN_FRONTEND": "noninteractive", **_host_network(root), **(env or {})})
+    wrapped = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", "\n".join(script), "sh"]
+    wrapped += ["env", "-i", *(f"{k}={v}" for k, v in sorted(clean.items())), *command]
+    if log is not None:
+        runner.run(wrapped, log=log, timeout=7200)
+        return 0
+    return runner.passthrough(wrapped)
+
+
+# How the host reaches the index: proxies, and a CA bundle when the host names one (a
+# TLS-intercepting proxy's CA lives only there). The chroot must reach it the same way.
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
+INSIDE_CA = "/etc/venvpkg/host-ca.crt"
+
+
+def _host_network(root: Path) -> dict[str, str]:
+    found = {k: os.environ[k] for k in PROXY_VARIABLES if os.environ.get(k)}
+    bundle = next(
+        (os.environ[k] for k in CA_VARIABLES if os.path.isfile(os.environ.get(k, ""))), ""
+    )
+    if bundle:
+        copy = root / INSIDE_CA.lstrip("/")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle, copy)
+        found |= {k: INSIDE_CA for k in CA_VARIABLES}
+    return found
+
+
+def install_venvpkg(root: Path, settings: Settings, display: Display) -> None:
+    """This venvpkg's code and its dependencies, for the chroot's own Python."""
+    source = root / INSIDE_SOURCE.lstrip("/") / "venvpkg"
+    shutil.rmtree(source, ignore_errors=True)
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(resources.files("venvpkg"), source, ignore=skip)  # type: ignore[arg-type]
+    for part in ("templates", "requirements_packages"):
+        packaged = resources.files(f"venvpkg.{part}")
+        shutil.copytree(packaged, source / part, ignore=skip, dirs_exist_ok=True)  # type: ignore[arg-type]
+    wanted = sorted(r for r in metadata.requires("venvpkg") or [] if "extra ==" not in r)
+    stamp = root / INSIDE_VENV.lstrip("/") / "venvpkg-requirements.txt"
+    if stamp.exists() and stamp.read_text() == "\n".join(wanted):
+        return
+    display.info(f"installing venvpkg's dependencies into the chroot: {', '.join(wanted)}")
+    pip = [f"{INSIDE_VENV}/bin/pip", "install", "-q", "--index-url", settings.index_url, *wanted]
+    enter(root, pip, log=settings.workdir / "logs" / "chroot-venvpkg.log", env=_pip_env())
+    stamp.write_text("\n".join(wanted))
+
+
+def _pip_env() -> dict[str, str]:
+    return {"PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def run_venvpkg(root: Path, arguments: list[str], settings: Settings, binds: Sequence[Path]) -> int:
+    """venvpkg itself, run inside the chroot on the same workdir; its output is ours."""
+    command = [f"{INSIDE_VENV}/bin/python", "-m", "venvpkg", *arguments]
+    env = {**_pip_env(), "PYTHONPATH": INSIDE_SOURCE, "TERM": os.environ.get("TERM", "dumb")}
+    return enter(root, command, binds=[settings.workdir, *binds], env=env)

@@ -7,6 +7,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from venvpkg import __version__, chroot, debianize, requirements, series, targets
@@ -143,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="build twice and fail unless the .debs are bit-identical",
             )
+            command.add_argument(
+                "--rebuild", action="store_true", help="build even when nothing changed"
+            )
         else:
             command.add_argument("project", metavar="PROJECT", help="OpenStack deliverable name")
         command.add_argument("--series", metavar="S", help="default: newest maintained series")
@@ -172,6 +176,8 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen = series.lookup(args.series)
     target = targets.lookup(args.target) if args.target else chosen.default_target
+    if not targets.host_is(target):
+        return _release_in_chroot(args, target, settings, display)
     targets.require_host_can_build(target)
     data = requirements.load(chosen, args.requirements, settings.workdir)
     specs = [p.strip() for p in args.projects.split(",") if p.strip()]
@@ -201,6 +207,36 @@ def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) 
     result = run_release(plan, settings, display)
     _report_release(result, settings, display)
     return 0
+
+
+def _release_in_chroot(
+    args: argparse.Namespace, target: targets.Target, settings: Settings, display: Display
+) -> int:
+    """Wheels for another Debian release are built by venvpkg running on that release."""
+    root = chroot.release_root(target.name, settings, display)
+    chroot.install_venvpkg(root, settings, display)
+    inner = ["release", args.series, "--target", target.name, "--projects", args.projects]
+    inner += ["--workdir", str(settings.workdir), "-j", str(settings.jobs)]
+    inner += ["--index-url", settings.index_url]
+    binds = []
+    for flag, value in (("--requirements", args.requirements), ("--config", settings.config_file)):
+        if value:
+            local = Path(value).absolute()
+            inner += [flag, str(local) if local.exists() else str(value)]
+            binds += [local.parent] if local.exists() else []
+    inner += [
+        f
+        for f, on in (
+            ("--allow-missing", args.allow_missing),
+            ("--dry-run", args.dry_run),
+            ("--json", settings.json),
+            ("--debug", settings.debug),
+        )
+        if on
+    ]
+    inner += ["-v"] * max(0, settings.verbosity) + ["-q"] * max(0, -settings.verbosity)
+    display.info(f"building {target.name}'s wheelhouse inside its chroot ({root})")
+    return chroot.run_venvpkg(root, inner, settings, binds)
 
 
 def _report_release(result: ReleaseResult, settings: Settings, display: Display) -> None:
@@ -311,7 +347,7 @@ def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display
 def cmd_build(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     if args.source and len(args.projects) > 1:
         raise UsageError("--source names one project's tree", "build one project with it")
-    opts = builder.options(settings, args.backend, args.verify_reproducible)
+    opts = builder.options(settings, args.backend, args.verify_reproducible, args.rebuild)
     jobs = [builder.Job(*_debianize(p, args, settings, display)) for p in args.projects]
     results = builder.build_all(jobs, settings, display, opts)
     if settings.json:

@@ -158,3 +158,9 @@ def capture_bytes(command: Sequence[str | os.PathLike[str]]) -> bytes:
             f"{name} failed (exit {completed.returncode})", Path(os.devnull), detail[-TAIL_LINES:]
         )
     return completed.stdout
+
+
+def passthrough(command: Sequence[str | os.PathLike[str]]) -> int:
+    """Run a command on our own terminal (a nested venvpkg with its own display)."""
+    args = [tool_path(os.fspath(command[0])), *(os.fspath(part) for part in command[1:])]
+    return subprocess.run(args, check=False).returncode

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, venvpkg
+from tests.conftest import release_fixsvc, venvpkg
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "fixsvc-debian"
 SOURCE = "src/bookworm-2025.2/venv-fixsvc-1.0"
@@ -27,20 +27,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="installs packages on 
 @pytest.fixture(scope="module")
 def released(index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workdir holding the fixture series' requirements package with fixsvc's closure."""
-    workdir = tmp_path_factory.mktemp("debianize")
-    requirements = workdir / "requirements"
-    shutil.copytree(DATA / "requirements-2025.2", requirements)
-    venvpkg(
-        "release",
-        "2025.2",
-        "--requirements",
-        str(requirements),
-        "--projects",
-        "fixsvc==1.0",
-        workdir=workdir,
-        index=index_url,
-    )
-    return workdir
+    return release_fixsvc(tmp_path_factory.mktemp("debianize"), index_url)
 
 
 def _normalised(text: str) -> str:
@@ -94,8 +81,10 @@ def test_site_template_with_an_undefined_variable_names_it(
 
 @pytest.fixture(scope="module")
 def built(released: Path, index_url: str) -> Iterator[dict[str, object]]:
-    result = venvpkg("build", *ARGS, "--json", workdir=released, index=index_url, timeout=1200)
-    summary = json.loads(result.stdout)
+    result = venvpkg(
+        "build", *ARGS, "--backend", "host", "--json", workdir=released, index=index_url
+    )
+    summary = json.loads(result.stdout)["builds"][0]
     yield summary
     subprocess.run(
         ["dpkg", "--purge", *FIXSVC_PACKAGES, "openstack-requirements-2025.2"],
@@ -173,9 +162,17 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     config = tmp_path / "venvpkg.toml"
     config.write_text('[projects.fixsvc]\ndepends = ["adduser"]\n')
     rebuilt = venvpkg(
-        "build", *ARGS, "--json", "--config", str(config), workdir=released, index=index_url
+        "build",
+        *ARGS,
+        "--backend",
+        "host",
+        "--json",
+        "--config",
+        str(config),
+        workdir=released,
+        index=index_url,
     )
-    newer = json.loads(rebuilt.stdout)
+    newer = json.loads(rebuilt.stdout)["builds"][0]
     assert newer["version"] == "90:1.0-2+deb12"
     _apt_install(newer["debs"])
     assert _installed_version("fixsvc-common") == "90:1.0-2+deb12"

@@ -21,7 +21,9 @@ KEYSTONE = ("keystone", "--series", "2025.2", "--dist", "bookworm")
 
 def test_keystone_builds_offline_installs_and_answers(tmp_path: Path) -> None:
     venvpkg("release", "2025.2", "--projects", "keystone", workdir=tmp_path, timeout=1800)
-    built = json.loads(venvpkg("build", *KEYSTONE, "--json", workdir=tmp_path, timeout=3600).stdout)
+    result = venvpkg("build", *KEYSTONE, "--json", workdir=tmp_path, timeout=3600)
+    built = json.loads(result.stdout)["builds"][0]
+    assert built["status"] == "built"
     assert built["lintian"] == "clean"
     names = sorted(Path(d).name.split("_")[0] for d in built["debs"])
     assert names == ["keystone", "python3-keystone", "venv-keystone"]

@@ -254,7 +254,10 @@ def _project_wheel(
     if existing:
         return existing[0]
     slot.mkdir(parents=True, exist_ok=True)
-    python = wheelbuild.build_environment(request.target, workdir)
+    # Only the project's metadata is read from this wheel, and any Python 3 writes the same;
+    # the venv itself is built by the target's own Python in its build chroot.
+    host = targets.TARGETS.get(targets.host_release() or "")
+    python = wheelbuild.build_environment(host or request.target, workdir)
     return wheelbuild.build_wheel(
         origin.archive,
         request.pypi_name,

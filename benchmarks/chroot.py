@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Time clean chroot builds against their obvious baselines, measured in the same run.
+
+1. venv-PROJECT in sbuild, including making the chroot from the mirror, against the same
+   build on the host (target <= 2x).
+2. Several projects with -j N against the same builds one after another (target <= 0.6x).
+3. A no-op re-run of all of them (target < 5 s).
+
+Run as root after `venvpkg release SERIES` (the host build installs its Build-Depends):
+
+    python benchmarks/chroot.py --workdir venvpkg-work --series 2025.2 \
+        --projects keystone,nova,glance,neutron,cinder,placement --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+
+
+def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, object]]:
+    began = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    elapsed = time.monotonic() - began
+    if out.returncode:
+        sys.exit(f"venvpkg {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return elapsed, json.loads(out.stdout) if out.stdout.strip().startswith(("{", "[")) else {}
+
+
+def statuses(summary: dict[str, object]) -> list[str]:
+    return [str(b["status"]) for b in summary.get("builds", [])]  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("venvpkg-work"))
+    parser.add_argument("--series", default="2025.2")
+    parser.add_argument("--dist", default="bookworm")
+    parser.add_argument("--projects", default="keystone,nova,glance,neutron,cinder,placement")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    options = parser.parse_args()
+    workdir = options.workdir.absolute()
+    projects = [p for p in options.projects.split(",") if p]
+    common = ("--series", options.series, "--dist", options.dist)
+    first = projects[0]
+
+    # Debianize everything first: it is shared by every variant below and not timed.
+    venvpkg(workdir, "-j", "1", "build", *projects, *common, "--backend", "host")
+
+    host, _ = venvpkg(workdir, "build", first, *common, "--backend", "host", "--rebuild")
+    setup, _ = venvpkg(workdir, "chroot", "update", options.dist)
+    sbuild, _ = venvpkg(workdir, "build", first, *common, "--rebuild")
+    print(f"{first}: host build            {host:7.1f} s")
+    print(f"{first}: chroot from the mirror {setup:7.1f} s")
+    print(f"{first}: sbuild build          {sbuild:7.1f} s")
+    print(f"  ratio (chroot + sbuild) / host {(setup + sbuild) / host:5.2f}  (target <= 2)")
+    print(f"  ratio sbuild / host            {sbuild / host:5.2f}  (chroot cached)")
+
+    serial, summary = venvpkg(workdir, "-j", "1", "build", *projects, *common, "--rebuild")
+    assert statuses(summary) == ["built"] * len(projects), summary
+    parallel, summary = venvpkg(
+        workdir, "-j", str(options.jobs), "build", *projects, *common, "--rebuild"
+    )
+    assert statuses(summary) == ["built"] * len(projects), summary
+    noop, summary = venvpkg(workdir, "build", *projects, *common)
+    assert statuses(summary) == ["cached"] * len(projects), summary
+    print(f"{len(projects)} projects, one after another  {serial:7.1f} s")
+    print(f"{len(projects)} projects, -j {options.jobs}              {parallel:7.1f} s")
+    print(f"  ratio parallel / serial       {parallel / serial:5.2f}  (target <= 0.6)")
+    print(f"no-op re-run of all             {noop:7.2f} s  (target < 5)")
+
+
+if __name__ == "__main__":
+    main()

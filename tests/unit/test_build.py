@@ -1,0 +1,140 @@
+"""Pure parts of the build stage: chroot records, subids, failures, comparison, options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from venvpkg import build, chroot, reproducible
+from venvpkg.config import Settings
+from venvpkg.errors import CommandFailed, DataError, UsageError
+
+
+def test_subid_ranges_need_the_user_and_enough_ids(tmp_path: Path) -> None:
+    subuid = tmp_path / "subuid"
+    subuid.write_text("alice:100000:65536\nbob:200000:1000\n")
+    assert chroot._has_range(subuid, "alice")
+    assert not chroot._has_range(subuid, "bob")  # too few for a whole build
+    assert not chroot._has_range(subuid, "carol")
+    assert not chroot._has_range(tmp_path / "missing", "alice")
+
+
+def test_a_tarball_without_its_record_is_never_used(tmp_path: Path) -> None:
+    chroots = tmp_path / "chroots"
+    chroots.mkdir()
+    arch = chroot.architecture()
+    (chroots / f"trixie-{arch}.tar").write_bytes(b"half of a tarball")
+    assert chroot.load(tmp_path, "trixie") is None
+    assert chroot.listing(tmp_path) == []
+
+
+def test_a_recorded_tarball_is_checked_against_its_sha256(tmp_path: Path) -> None:
+    chroots = tmp_path / "chroots"
+    chroots.mkdir()
+    arch = chroot.architecture()
+    tarball = chroots / f"trixie-{arch}.tar"
+    tarball.write_bytes(b"the real bytes")
+    record = {"sha256": hashlib.sha256(b"the real bytes").hexdigest(), "created": time.time()}
+    (chroots / f"trixie-{arch}.json").write_text(json.dumps(record))
+    found = chroot.load(tmp_path, "trixie")
+    assert found is not None and found.age_days < 0.01
+    chroot.verify(found)
+    tarball.write_bytes(b"flipped bytes!")
+    with pytest.raises(DataError, match="is corrupt"):
+        chroot.verify(found)
+
+
+def test_removing_an_absent_chroot_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no chroot for sid"):
+        chroot.remove("sid", tmp_path)
+
+
+def test_chroot_age_setting_must_be_a_number() -> None:
+    settings = Settings(sections={"chroot": {"max-age-days": "weekly"}})
+    with pytest.raises(UsageError, match="max-age-days"):
+        chroot.options(settings)
+    mirror, age = chroot.options(Settings(sections={"chroot": {"mirror": "http://m/debian/"}}))
+    assert (mirror, age) == ("http://m/debian", chroot.DEFAULT_MAX_AGE_DAYS)
+
+
+def test_lintian_allowances_need_a_reason() -> None:
+    settings = Settings(sections={"lintian": {"allow": {"embedded-library": " "}}})
+    with pytest.raises(UsageError, match="embedded-library has no reason"):
+        build.options(settings, None, False)
+    settings = Settings(sections={"lintian": {"allow": {"embedded-library": "site policy"}}})
+    assert build.options(settings, "host", True).lintian_allow == {
+        "embedded-library": "site policy"
+    }
+    with pytest.raises(UsageError, match="unknown backend"):
+        build.options(Settings(sections={"build": {"backend": "docker"}}), None, False)
+
+
+SBUILD_LOG = """\
+dh_auto_configure
+make[1]: Entering directory '/build/venv-fixsvc-1.0'
+urllib.error.URLError: <urlopen error [Errno 111] Connection refused>
+make[1]: *** [debian/rules:80: override_dh_auto_configure] Error 1
+make: *** [debian/rules:24: binary] Error 2
+dpkg-buildpackage: error: debian/rules binary subprocess returned exit status 2
+E: Build failure (dpkg-buildpackage died)
+Fail-Stage: build
+"""
+
+
+def test_an_sbuild_failure_names_the_stage_and_the_lines_that_matter(tmp_path: Path) -> None:
+    log = tmp_path / "sbuild.log"
+    log.write_text("an earlier build's output\nFail-Stage: install-deps\n" + SBUILD_LOG)
+    start = len("an earlier build's output\nFail-Stage: install-deps\n")
+    job = build.Job.__new__(build.Job)
+    job.debianized = type("R", (), {"source_dir": Path("/src/venv-fixsvc-1.0")})()  # type: ignore[assignment]
+    error = build._sbuild_failure(job, log, start, CommandFailed("sbuild failed", log, []))
+    assert error.message == "venv-fixsvc-1.0 failed in sbuild at stage build"
+    assert str(log) in error.hint
+    assert error.details[0].startswith("make[1]: *** [debian/rules:80")
+    assert "E: Build failure (dpkg-buildpackage died)" in error.details
+
+
+def _deb(directory: Path, name: str, files: dict[str, bytes], mtime: int = 1700000000) -> Path:
+    root = directory / name
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: t <t@example.org>\nDescription: test\n"
+    )
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+    deb = directory / f"{name}_1.0_all.deb"
+    env = {"SOURCE_DATE_EPOCH": str(mtime), "PATH": "/usr/bin:/bin"}
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    return deb
+
+
+def test_comparison_names_the_differing_debs_and_files(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    files = {"opt/venvs/x/pyvenv.cfg": b"command = /build/a\n", "opt/venvs/x/same": b"same"}
+    first = [_deb(one, "venv-x", files), _deb(one, "x-common", {"etc/x": b"1"})]
+    files["opt/venvs/x/pyvenv.cfg"] = b"command = /build/b\n"
+    second = [_deb(two, "venv-x", files), _deb(two, "x-common", {"etc/x": b"1"})]
+    assert reproducible.differing_debs(first, second) == ["venv-x_1.0_all.deb"]
+    assert reproducible.differing_files(first[0], second[0]) == ["opt/venvs/x/pyvenv.cfg"]
+    assert reproducible.differing_debs(first, second[1:]) == ["venv-x_1.0_all.deb"]
+    assert reproducible.differing_debs(first, first) == []
+
+
+def test_comparison_sees_a_timestamp_that_differs(tmp_path: Path) -> None:
+    files = {"usr/share/x/data": b"same"}
+    first = _deb(tmp_path / "one", "x", files, mtime=1700000000)
+    second = _deb(tmp_path / "two", "x", files, mtime=1700000100)
+    changed = reproducible.differing_files(first, second)
+    assert "usr/share/x/data" in changed
