@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from venvpkg import __version__, chroot, pack, reproducible, runner, sysdeps
+from venvpkg import __version__, chroot, pack, reproducible, runner, sysdeps, targets
 from venvpkg.config import Settings
 from venvpkg.debianize import Release, Request, Result
 from venvpkg.errors import BuildFailed, CommandFailed, ToolMissing, UsageError, VenvpkgError
@@ -135,6 +135,7 @@ def _prepare(job: Job, settings: Settings, display: Display, opts: Options) -> E
         chroot.require_subids(display)
         found = chroot.ensure(request.target.name, settings, display)
     else:
+        targets.require_host_can_build(request.target)
         _require_build_depends(release, settings.workdir / "logs" / "build-host-apt.log")
     return Environment(release, out, found, _cached_sha256(release.deb, settings.workdir))
 
@@ -214,7 +215,7 @@ def _build_one(
                 job.request.project,
                 job.debianized.version,
                 "built",
-                _publish(scratch / "1", env, job, wanted, verdict, same),
+                _publish(scratch / "1", env, job, (wanted, verdict, same), began),
                 time.monotonic() - began,
                 verdict,
                 same,
@@ -337,9 +338,10 @@ def _compare(first: list[Path], second: list[Path], logs: Path) -> str:
 
 
 def _publish(
-    scratch: Path, env: Environment, job: Job, wanted: str, verdict: str, same: str
+    scratch: Path, env: Environment, job: Job, outcome: tuple[str, str, str], began: float
 ) -> list[Path]:
     """Place the outputs, drop what the previous build of this source left, record the state."""
+    wanted, verdict, same = outcome
     state_path = _state_path(env, job)
     produced = sorted(p for p in scratch.iterdir() if p.suffix in OUTPUTS)
     for path in produced:
@@ -356,6 +358,9 @@ def _publish(
         "outputs": sorted(names),
         "lintian": verdict,
         "reproducible": same,
+        "version": job.debianized.version,
+        "project": job.request.project,
+        "seconds": round(time.monotonic() - began, 1),
     }
     atomic_write_text(state_path, json.dumps(state, indent=1) + "\n")
     return debs

@@ -33,6 +33,12 @@ DEFAULT_MAX_AGE_DAYS = 7.0
 # What every venv build needs beyond build-essential, baked in so that a build only has to
 # install the requirements package and the project's own Build-Depends.
 BAKED_IN = ["debhelper", "dh-virtualenv", "python3-venv", "fakeroot"]
+# Two kinds of chroot per dist: "build" for sbuild, and "test", a plain apt system like an
+# operator's node (plus systemd to check units), where packages are installed and removed.
+FLAVOURS = {
+    "build": ("buildd", BAKED_IN),
+    "test": ("apt", ["systemd", "ca-certificates"]),
+}
 # sbuild's unshare mode maps the build's users into this many subordinate ids.
 SUBID_RANGE = 65536
 
@@ -43,6 +49,10 @@ class Chroot:
     arch: str
     tarball: Path
     record: dict[str, Any]
+
+    @property
+    def flavour(self) -> str:
+        return str(self.record.get("flavour", "build"))
 
     @property
     def sha256(self) -> str:
@@ -61,9 +71,10 @@ def directory(workdir: Path) -> Path:
     return workdir / "chroots"
 
 
-def _paths(workdir: Path, dist: str) -> tuple[Path, Path]:
-    stem = directory(workdir) / f"{dist}-{architecture()}"
-    return stem.with_suffix(".tar"), stem.with_suffix(".json")
+def _paths(workdir: Path, dist: str, flavour: str = "build") -> tuple[Path, Path]:
+    suffix = "" if flavour == "build" else f"-{flavour}"
+    stem = directory(workdir) / f"{dist}-{architecture()}{suffix}"
+    return Path(f"{stem}.tar"), Path(f"{stem}.json")
 
 
 def options(settings: Settings) -> tuple[str, float]:
@@ -77,9 +88,9 @@ def options(settings: Settings) -> tuple[str, float]:
     return mirror.rstrip("/"), max_age
 
 
-def load(workdir: Path, dist: str) -> Chroot | None:
+def load(workdir: Path, dist: str, flavour: str = "build") -> Chroot | None:
     """The recorded chroot for `dist`, or None when there is none (or only half of one)."""
-    tarball, record_path = _paths(workdir, dist)
+    tarball, record_path = _paths(workdir, dist, flavour)
     if not (tarball.exists() and record_path.exists()):
         return None
     try:
@@ -90,8 +101,14 @@ def load(workdir: Path, dist: str) -> Chroot | None:
 
 
 def listing(workdir: Path) -> list[Chroot]:
-    found = [load(workdir, p.stem.rsplit("-", 1)[0]) for p in directory(workdir).glob("*.json")]
-    return sorted((c for c in found if c), key=lambda c: c.dist)
+    found = []
+    for record in directory(workdir).glob("*.json"):
+        try:
+            fields = json.loads(record.read_text())
+        except ValueError:
+            continue
+        found.append(load(workdir, str(fields.get("dist")), str(fields.get("flavour", "build"))))
+    return sorted((c for c in found if c), key=lambda c: (c.dist, c.flavour))
 
 
 def check_mirror(mirror: str, dist: str, timeout: float = 20) -> None:
@@ -147,26 +164,27 @@ def _has_range(path: Path, user: str) -> bool:
     return False
 
 
-def create(dist: str, settings: Settings, display: Display) -> Chroot:
-    """mmdebstrap a buildd tarball for `dist`; the old one stays until the new one is whole."""
+def create(dist: str, settings: Settings, display: Display, flavour: str = "build") -> Chroot:
+    """mmdebstrap a tarball for `dist`; the old one stays until the new one is whole."""
     mirror, _ = options(settings)
     runner.tool_path("mmdebstrap")
     require_subids(display)
     check_mirror(mirror, dist)
-    tarball, record_path = _paths(settings.workdir, dist)
+    variant, packages = FLAVOURS[flavour]
+    tarball, record_path = _paths(settings.workdir, dist, flavour)
     tarball.parent.mkdir(parents=True, exist_ok=True)
     log = settings.workdir / "logs" / f"chroot-{dist}.log"
     began = time.monotonic()
     partial = tarball.with_name(f".{tarball.name}.partial")
-    display.info(f"creating the {dist} build chroot from {mirror}")
+    display.info(f"creating the {dist} {flavour} chroot from {mirror}")
     try:
         runner.run(
             [
                 "mmdebstrap",
                 "--mode=unshare",
-                "--variant=buildd",
+                f"--variant={variant}",
                 f"--arch={architecture()}",
-                f"--include={','.join(BAKED_IN)}",
+                f"--include={','.join(packages)}",
                 # sbuild mounts its own /dev; device nodes cannot be made in a user namespace.
                 "--skip=output/dev",
                 "--format=tar",
@@ -181,7 +199,8 @@ def create(dist: str, settings: Settings, display: Display) -> Chroot:
             "dist": dist,
             "arch": architecture(),
             "mirror": mirror,
-            "packages": BAKED_IN,
+            "flavour": flavour,
+            "packages": packages,
             "created": time.time(),
             "seconds": round(time.monotonic() - began, 1),
             "size": partial.stat().st_size,
@@ -194,16 +213,16 @@ def create(dist: str, settings: Settings, display: Display) -> Chroot:
     return Chroot(dist, architecture(), tarball, record)
 
 
-def ensure(dist: str, settings: Settings, display: Display) -> Chroot:
-    """A verified chroot for `dist`, made or refreshed when missing or older than allowed."""
+def ensure(dist: str, settings: Settings, display: Display, flavour: str = "build") -> Chroot:
+    """A chroot for `dist`, made or refreshed when missing or older than allowed."""
     _, max_age = options(settings)
-    with exclusive(settings.workdir / "locks" / f"chroot-{dist}.lock", display.info):
-        found = load(settings.workdir, dist)
+    with exclusive(settings.workdir / "locks" / f"chroot-{dist}-{flavour}.lock", display.info):
+        found = load(settings.workdir, dist, flavour)
         if found is not None and found.age_days <= max_age:
             return found
         if found is not None:
             display.info(f"{dist} chroot is {found.age_days:.1f} days old; refreshing it")
-        return create(dist, settings, display)
+        return create(dist, settings, display, flavour)
 
 
 def verify(chroot: Chroot) -> None:
@@ -216,17 +235,24 @@ def verify(chroot: Chroot) -> None:
 
 
 def update(dist: str, settings: Settings, display: Display) -> Chroot:
-    with exclusive(settings.workdir / "locks" / f"chroot-{dist}.lock", display.info):
+    """Remake the dist's build chroot now (and its test chroot, when there is one)."""
+    if load(settings.workdir, dist, "test") is not None:
+        with exclusive(settings.workdir / "locks" / f"chroot-{dist}-test.lock", display.info):
+            create(dist, settings, display, "test")
+    with exclusive(settings.workdir / "locks" / f"chroot-{dist}-build.lock", display.info):
         return create(dist, settings, display)
 
 
 def remove(dist: str, workdir: Path) -> None:
-    tarball, record_path = _paths(workdir, dist)
-    if not tarball.exists() and not record_path.exists():
+    found = False
+    for flavour in FLAVOURS:
+        tarball, record_path = _paths(workdir, dist, flavour)
+        found = found or tarball.exists() or record_path.exists()
+        # The record goes first: a tarball without one is never used.
+        record_path.unlink(missing_ok=True)
+        tarball.unlink(missing_ok=True)
+    if not found:
         raise UsageError(f"no chroot for {dist} in {directory(workdir)}", "see venvpkg chroot list")
-    # The record goes first: a tarball without one is never used.
-    record_path.unlink(missing_ok=True)
-    tarball.unlink(missing_ok=True)
 
 
 def require_tools() -> None:

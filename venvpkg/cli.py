@@ -7,14 +7,24 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from venvpkg import __version__, chroot, debianize, requirements, series, targets
+from venvpkg import (
+    __version__,
+    check,
+    chroot,
+    debianize,
+    pipeline,
+    publish,
+    report,
+    series,
+    targets,
+)
 from venvpkg import build as builder
 from venvpkg.config import Settings, load_settings
 from venvpkg.errors import BuildFailed, UsageError, VenvpkgError
-from venvpkg.plan import make_plan
 from venvpkg.progress import Display
 from venvpkg.wheelhouse import ReleaseResult, run_release
 
@@ -156,7 +166,137 @@ def build_parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
         command.set_defaults(handler=handler)
+    _ship_commands(commands, common)
     return parser
+
+
+def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    for name, handler, text in (
+        ("publish", cmd_publish, "add the built packages to the staging repository"),
+        ("test", cmd_test, "install, upgrade, downgrade and purge staging's packages"),
+        ("promote", cmd_promote, "copy what passed its tests from staging to production"),
+        ("rollback", cmd_rollback, "restore production as it was before the last promote"),
+    ):
+        command = commands.add_parser(name, parents=common, help=text)
+        command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+        command.add_argument("--series", metavar="S", help="default: newest maintained series")
+        if name == "publish":
+            command.add_argument("debs", metavar="DEB", nargs="*", help="default: all built")
+        if name == "test":
+            command.add_argument("projects", metavar="PROJECT", nargs="*", help="default: all")
+            command.add_argument(
+                "--upgrade-from",
+                metavar="SERIES",
+                help="upgrade from this series' production (default: the same series)",
+            )
+        command.set_defaults(handler=handler)
+    chain = commands.add_parser(
+        "pipeline", parents=common, help="release, debianize, build, publish, test and promote"
+    )
+    chain.add_argument("series", metavar="SERIES")
+    chain.add_argument("projects", metavar="PROJECT", nargs="+")
+    chain.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+    chain.add_argument("--backend", choices=builder.BACKENDS, help="default: sbuild")
+    chain.set_defaults(handler=cmd_pipeline)
+
+
+def _dist_series(args: argparse.Namespace) -> tuple[str, str]:
+    chosen = series.lookup(args.series) if args.series else series.newest_maintained()
+    target = targets.lookup(args.dist) if args.dist else chosen.default_target
+    return target.name, chosen.id
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    debs = [Path(d).absolute() for d in args.debs]
+    result = publish.publish(settings, display, dist, series_id, debs or None)
+    _write_report(settings, display)
+    if settings.json:
+        print(json.dumps(asdict(result), indent=1))
+        return 0
+    rows = [[p, "added"] for p in result.added] + [[p, "unchanged"] for p in result.unchanged]
+    display.table(f"venvpkg publish ({result.codename})", ["Package", "Status"], rows, sys.stdout)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    previous = series.lookup(args.upgrade_from).id if args.upgrade_from else None
+    result = check.run_tests(settings, display, dist, series_id, args.projects, previous)
+    _write_report(settings, display)
+    if settings.json:
+        print(json.dumps(dict(asdict(result), passed=result.passed), indent=1))
+    else:
+        rows = [[s.name, "ok" if s.ok else "FAILED", s.detail[:90]] for s in result.steps]
+        title = f"venvpkg test {dist}-{series_id} ({result.seconds:.0f}s, log {result.log})"
+        display.table(title, ["Step", "Result", "Detail"], rows, sys.stdout)
+    if not result.passed:
+        failed = ", ".join(s.name for s in result.steps if not s.ok)
+        raise BuildFailed(f"tests failed: {failed}", f"see {result.log}", [])
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    passed = check.passed_versions(settings.workdir, dist, series_id)
+    if not passed:
+        raise UsageError(
+            f"nothing in {dist}-{series_id}-staging has passed its tests",
+            f"run: venvpkg test --dist {dist} --series {series_id}",
+        )
+    result = publish.promote(settings, display, dist, series_id, passed)
+    _write_report(settings, display)
+    if settings.json:
+        print(json.dumps(asdict(result), indent=1))
+        return 0
+    rows = [[p] for p in result.promoted] or [["nothing new: production is up to date"]]
+    note = f", snapshot {result.snapshot}" if result.snapshot else ""
+    display.table(f"venvpkg promote ({result.codename}{note})", ["Package"], rows, sys.stdout)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    snapshot = publish.rollback(settings, display, dist, series_id)
+    _write_report(settings, display)
+    display.info(f"{dist}-{series_id} restored to snapshot {snapshot}")
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    chosen = series.lookup(args.series)
+    target = targets.lookup(args.dist) if args.dist else chosen.default_target
+    result = pipeline.run(chosen, target, args.projects, settings, display, args.backend)
+    passed = result.tests_cached or bool(result.tests and result.tests.passed)
+    tested = "cached: passed" if result.tests_cached else "passed" if passed else "FAILED"
+    promoted = {p.split()[0] for p in (result.promoted.promoted if result.promoted else [])}
+    rows = [
+        [
+            b.project,
+            b.version,
+            b.status,
+            b.lintian,
+            tested,
+            "production" if f"venv-{b.project}" in promoted else "staging",
+        ]
+        for b in result.builds
+    ]
+    stages = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+    if settings.json:
+        summary = builder.summary(result.builds)
+        summary |= {"tests": tested, "seconds": result.seconds, "report": str(result.report)}
+        print(json.dumps(summary, indent=1))
+    else:
+        columns = ["Project", "Version", "Build", "Lintian", "Tests", "Published"]
+        display.table(f"venvpkg pipeline ({stages})", columns, rows, sys.stdout)
+        print(result.report)
+    if not passed:
+        raise BuildFailed("tests failed: nothing was promoted", f"see {result.report}", [])
+    return 0
+
+
+def _write_report(settings: Settings, display: Display) -> None:
+    report.write(publish.open_repository(settings, display), settings.workdir)
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:
@@ -176,28 +316,18 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen = series.lookup(args.series)
     target = targets.lookup(args.target) if args.target else chosen.default_target
-    if not targets.host_is(target):
-        return _release_in_chroot(args, target, settings, display)
-    targets.require_host_can_build(target)
-    data = requirements.load(chosen, args.requirements, settings.workdir)
     specs = [p.strip() for p in args.projects.split(",") if p.strip()]
-    extra = tuple(
-        requirement
-        for spec in specs
-        for requirement in debianize.project_options(spec.split("==")[0], settings).get(
-            "extra-packages", ()
+    if not targets.host_is(target):
+        flags = [
+            f
+            for f, on in (("--allow-missing", args.allow_missing), ("--dry-run", args.dry_run))
+            if on
+        ]
+        return pipeline.release_in_chroot(
+            chosen, target, specs, args.requirements, flags, settings, display
         )
-    )
-    display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
-    plan = make_plan(
-        chosen,
-        target,
-        data,
-        project_specs=specs,
-        allow_missing=args.allow_missing,
-        index_url=settings.index_url,
-        workdir=settings.workdir,
-        extra_requirements=extra,
+    plan = pipeline.plan_release(
+        chosen, target, specs, args.requirements, args.allow_missing, settings, display
     )
     if args.dry_run:
         for name, version in sorted(plan.wanted.items()):
@@ -207,36 +337,6 @@ def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) 
     result = run_release(plan, settings, display)
     _report_release(result, settings, display)
     return 0
-
-
-def _release_in_chroot(
-    args: argparse.Namespace, target: targets.Target, settings: Settings, display: Display
-) -> int:
-    """Wheels for another Debian release are built by venvpkg running on that release."""
-    root = chroot.release_root(target.name, settings, display)
-    chroot.install_venvpkg(root, settings, display)
-    inner = ["release", args.series, "--target", target.name, "--projects", args.projects]
-    inner += ["--workdir", str(settings.workdir), "-j", str(settings.jobs)]
-    inner += ["--index-url", settings.index_url]
-    binds = []
-    for flag, value in (("--requirements", args.requirements), ("--config", settings.config_file)):
-        if value:
-            local = Path(value).absolute()
-            inner += [flag, str(local) if local.exists() else str(value)]
-            binds += [local.parent] if local.exists() else []
-    inner += [
-        f
-        for f, on in (
-            ("--allow-missing", args.allow_missing),
-            ("--dry-run", args.dry_run),
-            ("--json", settings.json),
-            ("--debug", settings.debug),
-        )
-        if on
-    ]
-    inner += ["-v"] * max(0, settings.verbosity) + ["-q"] * max(0, -settings.verbosity)
-    display.info(f"building {target.name}'s wheelhouse inside its chroot ({root})")
-    return chroot.run_venvpkg(root, inner, settings, binds)
 
 
 def _report_release(result: ReleaseResult, settings: Settings, display: Display) -> None:
@@ -302,6 +402,7 @@ def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -
     rows = [
         [
             c.dist,
+            c.flavour,
             c.arch,
             f"{c.age_days:.1f} days",
             f"{c.record['size'] / 1e6:.0f} MB",
@@ -310,7 +411,7 @@ def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -
         ]
         for c in found
     ]
-    columns = ["Dist", "Arch", "Age", "Size", "sha256", "Tarball"]
+    columns = ["Dist", "Kind", "Arch", "Age", "Size", "sha256", "Tarball"]
     display.table("venvpkg chroots", columns, rows, sys.stdout)
     return 0
 

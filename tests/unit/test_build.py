@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from venvpkg import build, chroot, reproducible
+from venvpkg import build, check, chroot, publish, report, reproducible
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, DataError, UsageError
 
@@ -138,3 +138,63 @@ def test_comparison_sees_a_timestamp_that_differs(tmp_path: Path) -> None:
     second = _deb(tmp_path / "two", "x", files, mtime=1700000100)
     changed = reproducible.differing_files(first, second)
     assert "usr/share/x/data" in changed
+
+
+LIFECYCLE_OUTPUT = """\
+Get:1 file:/srv/venvpkg-repo bookworm-2025.2-staging InRelease
+VENVPKG-STEP apt-trusts-repository ok signed-by /srv/venvpkg-repo/venvpkg-archive-keyring.gpg
+VENVPKG-STEP install ok 5 packages
+E: Sub-process /usr/bin/dpkg returned an error code (1)
+VENVPKG-STEP purge fail
+VENVPKG-STEP nothing-left-after-purge fail /etc/fixsvc /etc/fixsvc/fixsvc.conf
+"""
+
+
+def test_lifecycle_steps_are_read_in_order_with_their_details() -> None:
+    steps = check.parse_steps(LIFECYCLE_OUTPUT)
+    assert [(s.name, s.ok) for s in steps] == [
+        ("apt-trusts-repository", True),
+        ("install", True),
+        ("purge", False),
+        ("nothing-left-after-purge", False),
+    ]
+    assert steps[1].detail == "5 packages"
+    assert steps[3].detail == "/etc/fixsvc /etc/fixsvc/fixsvc.conf"
+
+
+def test_only_a_passed_test_run_lets_versions_be_promoted(tmp_path: Path) -> None:
+    path = check.report_path(tmp_path, "bookworm", "2025.2")
+    path.parent.mkdir(parents=True)
+    report = {
+        "staging": {"venv-x": "90:1.0-1+deb12", "x-api": "90:1.0-1+deb12"},
+        "sources": {"venv-x": "90:1.0-1+deb12"},
+        "steps": [{"name": "install", "ok": True}, {"name": "purge", "ok": True}],
+    }
+    path.write_text(json.dumps(report))
+    assert ("x-api", "90:1.0-1+deb12") in check.passed_versions(tmp_path, "bookworm", "2025.2")
+    report["steps"][1]["ok"] = False  # type: ignore[index]
+    path.write_text(json.dumps(report))
+    assert check.passed_versions(tmp_path, "bookworm", "2025.2") == set()
+    assert check.passed_versions(tmp_path, "trixie", "2025.2") == set()
+
+
+def test_status_report_marks_each_project_in_markdown_and_html() -> None:
+    rows = [
+        report.Row("bookworm-2025.2", "nova", "90:32.2.1-4+deb12", "-", "passed", "180s"),
+        report.Row("bookworm-2025.2", "glance", "90:31.1.0-4+deb12", "90:31.1.0-3+deb12",
+                   "failed: purge", "140s"),
+    ]  # fmt: skip
+    text = report.markdown(rows, "2026-11-23 12:00 UTC", Path("/srv/repo"))
+    assert "| bookworm-2025.2 | nova | 90:32.2.1-4+deb12 | - | passed | 180s |" in text
+    page = report.page(rows, "2026-11-23 12:00 UTC", Path("/srv/<repo>"))
+    assert '<tr class="failed"><td>bookworm-2025.2</td><td>glance</td>' in page
+    assert "/srv/&lt;repo&gt;" in page
+
+
+def test_a_source_control_file_without_fields_is_refused(tmp_path: Path) -> None:
+    dsc = tmp_path / "x.dsc"
+    dsc.write_text("Format: 3.0 (quilt)\nSource: venv-x\nVersion: 90:1.0-1+deb12\n")
+    assert publish.dsc_fields(dsc) == ("venv-x", "90:1.0-1+deb12")
+    dsc.write_text("garbage\n")
+    with pytest.raises(DataError, match="not a Debian source control file"):
+        publish.dsc_fields(dsc)

@@ -81,7 +81,6 @@ def make_request(
     """Resolve defaults: newest maintained series, its latest release, the series' target."""
     chosen = series.lookup(series_name) if series_name else series.newest_maintained()
     target = targets.lookup(dist) if dist else chosen.default_target
-    targets.require_host_can_build(target)
     (pin,) = plan.project_pins(chosen, [f"{project_name}=={version}" if version else project_name])
     options = project_options(pin.name, settings)
     return Request(pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options)

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Runs inside a throwaway chroot made by `venvpkg test`: install, upgrade, downgrade and
+# purge packages from the signed repository, as apt on an operator's node would.
+# Each step is reported as "VENVPKG-STEP NAME ok|fail DETAIL"; venvpkg reads nothing else.
+#   lifecycle.sh STAGING-CODENAME PREVIOUS-CODENAME "pkg=ver ..." "pkg=ver ..."
+set -u
+STAGING=$1
+PREVIOUS_CODENAME=$2
+STAGED=$3
+PREVIOUS=$4
+REPO=/srv/venvpkg-repo
+KEY=$REPO/venvpkg-archive-keyring.gpg
+export DEBIAN_FRONTEND=noninteractive
+
+step() { echo "VENVPKG-STEP $1 $2 ${3:-}"; }
+names() { for spec in $1; do printf '%s ' "${spec%%=*}"; done; }
+# Keep the operator's config on upgrade, as apt does when nobody answers.
+apt_get() {
+    apt-get -q -y -o Dpkg::Options::=--force-confold "$@" >/tmp/apt.out 2>&1 && return 0
+    tail -20 /tmp/apt.out
+    return 1
+}
+# What piuparts compares: every file outside the virtual, volatile and bookkeeping trees.
+inventory() {
+    find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp \
+        -o -path /var/cache -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/log \
+        -o -path "$REPO" -o -path /etc/apt/sources.list.d -o -path /var/lib/systemd \
+        -o -path /etc/ld.so.cache -o -name '*-old' -o -path '/etc/*-' \) -prune -o -print | sort
+}
+
+echo "deb [signed-by=$KEY] file:$REPO $STAGING main" >/etc/apt/sources.list.d/venvpkg-staging.list
+echo "deb [signed-by=$KEY] file:$REPO $PREVIOUS_CODENAME main" >/etc/apt/sources.list.d/venvpkg-previous.list
+apt-get update -q >/tmp/update.out 2>&1
+if grep -q '^[WE]:' /tmp/update.out; then
+    step apt-trusts-repository fail "$(grep '^[WE]:' /tmp/update.out | head -2 | tr '\n' ' ')"
+    exit 0
+fi
+step apt-trusts-repository ok "signed-by $KEY"
+inventory >/tmp/before
+
+if [ -n "$PREVIOUS" ]; then
+    if apt_get install $PREVIOUS; then step install-previous ok "$PREVIOUS"; else step install-previous fail; fi
+    # An operator edits the config the packages created; the upgrade must keep the edit.
+    inventory >/tmp/installed
+    comm -13 /tmp/before /tmp/installed | grep -E '^/etc/.*\.(conf|ini|yaml)$' >/tmp/configs || true
+    while read -r config; do echo "# edited by the operator" >>"$config"; done </tmp/configs
+fi
+
+if apt_get install $STAGED; then
+    step install ok "$(echo "$STAGED" | wc -w) packages"
+else
+    step install fail
+    exit 0
+fi
+
+if [ -s /tmp/configs ] 2>/dev/null; then
+    lost=""
+    while read -r config; do grep -q '^# edited by the operator$' "$config" || lost="$lost $config"; done </tmp/configs
+    if [ -z "$lost" ]; then step config-kept ok "$(wc -l </tmp/configs) files"; else step config-kept fail "$lost"; fi
+fi
+
+units=$(dpkg -L $(names "$STAGED") 2>/dev/null | grep -E '^/(usr/)?lib/systemd/system/[^/]+\.service$' | sort -u)
+if [ -n "$units" ]; then
+    if out=$(systemd-analyze verify $units 2>&1); then
+        step units-valid ok "$(echo "$units" | wc -l) units"
+    else
+        step units-valid fail "$(echo "$out" | head -3 | tr '\n' ' ')"
+    fi
+fi
+
+writable=""
+for venv in /opt/venvs/*; do
+    [ -d "$venv" ] || continue
+    found=$(find "$venv" \( ! -user root -o -perm -g+w -o -perm -o+w \) ! -type l -print -quit)
+    [ -z "$found" ] || writable="$writable $found"
+done
+if [ -z "$writable" ]; then step venvs-read-only ok; else step venvs-read-only fail "$writable"; fi
+
+if [ -n "$PREVIOUS" ]; then
+    if apt_get install --allow-downgrades $PREVIOUS; then step downgrade ok; else step downgrade fail; fi
+fi
+
+if apt_get purge $(names "$STAGED") && apt_get autoremove --purge; then
+    step purge ok
+else
+    step purge fail
+fi
+inventory >/tmp/after
+left=$(comm -13 /tmp/before /tmp/after | head -20 | tr '\n' ' ')
+if [ -z "$left" ]; then step nothing-left-after-purge ok; else step nothing-left-after-purge fail "$left"; fi

@@ -1,0 +1,182 @@
+"""publish, test, promote and rollback for real: reprepro, gpg, mmdebstrap, apt, autopkgtest.
+
+The fixture project is built on the host (fast); every test of the packages happens in a
+throwaway chroot that trusts only the repository's key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import release_fixsvc, venvpkg
+
+ARGS = ("fixsvc", "--series", "2025.2", "--version", "1.0", "--dist", "bookworm")
+WHERE = ("--dist", "bookworm", "--series", "2025.2")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the host build installs its Build-Depends"),
+    pytest.mark.skipif(shutil.which("reprepro") is None, reason="needs reprepro"),
+]
+
+
+@pytest.fixture(scope="module")
+def built(index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = release_fixsvc(tmp_path_factory.mktemp("ship"), index_url)
+    venvpkg("build", *ARGS, "--backend", "host", workdir=workdir, index=index_url)
+    yield workdir
+    subprocess.run(["dpkg", "--purge", "openstack-requirements-2025.2"], capture_output=True)
+
+
+def _json(*args: str, workdir: Path, index: str | None = None) -> dict:
+    return json.loads(venvpkg(*args, "--json", workdir=workdir, index=index).stdout)
+
+
+def _production(workdir: Path) -> dict[str, str]:
+    out = subprocess.run(
+        ["reprepro", "-b", str(workdir / "repo"), "list", "bookworm-2025.2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {line.split()[1]: line.split()[2] for line in out.splitlines() if line.strip()}
+
+
+def test_publish_signs_and_is_idempotent(built: Path) -> None:
+    first = _json("publish", *WHERE, workdir=built)
+    assert first["codename"] == "bookworm-2025.2-staging"
+    assert "venv-fixsvc 90:1.0-1+deb12 (amd64)" in first["added"]
+    assert "venv-fixsvc 90:1.0-1+deb12 (source)" in first["added"]
+    repo = built / "repo"
+    inrelease = repo / "dists" / "bookworm-2025.2-staging" / "InRelease"
+    verified = subprocess.run(
+        ["gpgv", "--keyring", str(repo / "venvpkg-archive-keyring.gpg"), str(inrelease)],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    again = _json("publish", *WHERE, workdir=built)
+    assert again["added"] == [] and sorted(again["unchanged"]) == sorted(first["added"])
+    status = (built / "reports" / "status.md").read_text()
+    assert "| bookworm-2025.2 | fixsvc | 90:1.0-1+deb12 | - | not tested |" in status
+
+
+def test_staging_passes_tests_promotes_and_rolls_back(built: Path, index_url: str) -> None:
+    venvpkg("publish", *WHERE, workdir=built)
+    tested = _json("test", *WHERE, workdir=built)
+    steps = {s["name"]: s["ok"] for s in tested["steps"]}
+    assert tested["passed"], tested["steps"]
+    for name in ("apt-trusts-repository", "install", "units-valid", "venvs-read-only"):
+        assert steps[name], name
+    assert steps["purge"] and steps["nothing-left-after-purge"]
+    assert steps["autopkgtest:venv-fixsvc"]
+
+    promoted = _json("promote", *WHERE, workdir=built)
+    assert "venv-fixsvc 90:1.0-1+deb12 (amd64)" in promoted["promoted"]
+    assert _production(built)["venv-fixsvc"] == "90:1.0-1+deb12"
+
+    # A new revision: tested as an upgrade from production, promoted, then rolled back.
+    config = built / "venvpkg.toml"
+    config.write_text('[projects.fixsvc]\ndepends = ["adduser"]\n')
+    venvpkg(
+        "build", *ARGS, "--backend", "host", "--config", str(config), workdir=built, index=index_url
+    )
+    venvpkg("publish", *WHERE, workdir=built)
+    upgrade = _json("test", *WHERE, workdir=built)
+    steps = {s["name"]: s["ok"] for s in upgrade["steps"]}
+    assert upgrade["passed"], upgrade["steps"]
+    assert steps["install-previous"] and steps["config-kept"] and steps["downgrade"]
+    venvpkg("promote", *WHERE, workdir=built)
+    assert _production(built)["venv-fixsvc"] == "90:1.0-2+deb12"
+    venvpkg("rollback", *WHERE, workdir=built)
+    assert _production(built)["venv-fixsvc"] == "90:1.0-1+deb12"
+    checked = subprocess.run(
+        ["reprepro", "-b", str(built / "repo"), "checkpool"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+
+
+def test_bad_input_is_one_line_and_leaves_the_repository_alone(built: Path, tmp_path: Path) -> None:
+    venvpkg("publish", *WHERE, workdir=built)
+    before = sorted(p.relative_to(built / "repo") for p in (built / "repo").rglob("*"))
+    stranger = tmp_path / "stranger"
+    (stranger / "DEBIAN").mkdir(parents=True)
+    (stranger / "DEBIAN" / "control").write_text(
+        "Package: stranger\nVersion: 1\nArchitecture: all\nMaintainer: x <x@x>\nDescription: x\n"
+    )
+    deb = tmp_path / "stranger_1_all.deb"
+    subprocess.run(["dpkg-deb", "-b", str(stranger), str(deb)], check=True, capture_output=True)
+    cases = [
+        (("publish", *WHERE, str(deb)), "is not a package venvpkg built"),
+        (("promote", "--dist", "bookworm", "--series", "2024.1"), "has passed its tests"),
+        (("rollback", "--dist", "trixie", "--series", "2025.2"), "unknown codename"),
+    ]
+    for args, message in cases:
+        failed = venvpkg(*args, workdir=built, check=False)
+        assert failed.returncode != 0 and message in failed.stderr, (args, failed.stderr)
+        assert "Traceback" not in failed.stderr and len(failed.stderr.splitlines()) == 1
+    after = sorted(p.relative_to(built / "repo") for p in (built / "repo").rglob("*"))
+    assert after == before
+
+    not_a_repo = tmp_path / "elsewhere"
+    not_a_repo.mkdir()
+    (not_a_repo / "notes.txt").write_text("mine\n")
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[publish]\nrepository = "{not_a_repo}"\n')
+    failed = venvpkg("publish", *WHERE, "--config", str(config), workdir=built, check=False)
+    assert failed.returncode == 2 and "is not a reprepro repository" in failed.stderr
+    assert sorted(p.name for p in not_a_repo.iterdir()) == ["notes.txt"]
+
+
+def test_an_expired_signing_key_is_refused(built: Path, tmp_path: Path) -> None:
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--passphrase", "", "--quick-gen-key",
+         "old <old@example.org>", "ed25519", "sign", "seconds=1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    listing = subprocess.run(
+        ["gpg", "--homedir", str(home), "--with-colons", "--list-secret-keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line[:3] == "fpr")
+    time.sleep(2)
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[publish]\nkey = "{fingerprint}"\ngnupghome = "{home}"\n')
+    failed = venvpkg("publish", *WHERE, "--config", str(config), workdir=built, check=False)
+    assert failed.returncode == 2 and "has expired" in failed.stderr, failed.stderr
+
+
+def test_publish_killed_at_any_point_is_finished_by_a_rerun(built: Path, tmp_path: Path) -> None:
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[publish]\nrepository = "{tmp_path / "repo"}"\n')
+    command = [sys.executable, "-m", "venvpkg", "--workdir", str(built), "--config", str(config)]
+    for delay in (0.3, 0.8, 1.5, 2.5):
+        process = subprocess.Popen(
+            [*command, "publish", *WHERE],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    done = subprocess.run(
+        [*command, "--json", "publish", *WHERE], capture_output=True, text=True, check=True
+    )
+    summary = json.loads(done.stdout)
+    assert any(p.startswith("venv-fixsvc ") for p in summary["added"] + summary["unchanged"])
+    checked = subprocess.run(
+        ["reprepro", "-b", str(tmp_path / "repo"), "checkpool"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr

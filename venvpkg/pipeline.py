@@ -1,0 +1,178 @@
+"""The whole chain for a series: release -> debianize -> build -> publish -> test -> promote.
+
+Every stage skips what is already done (an unchanged wheelhouse, a cached build, a version
+already published, a test that passed for exactly these versions), so an interrupted
+pipeline re-run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from venvpkg import (
+    build,
+    check,
+    chroot,
+    debianize,
+    publish,
+    report,
+    requirements,
+    series,
+    targets,
+)
+from venvpkg.config import Settings
+from venvpkg.errors import BuildFailed
+from venvpkg.plan import ReleasePlan, make_plan
+from venvpkg.progress import Display
+from venvpkg.wheelhouse import run_release
+
+
+def plan_release(
+    chosen: series.Series,
+    target: targets.Target,
+    specs: list[str],
+    requirements_source: str | None,
+    allow_missing: bool,
+    settings: Settings,
+    display: Display,
+) -> ReleasePlan:
+    """The wheelhouse plan for these projects, with the extra packages their venvs take."""
+    targets.require_host_can_build(target)
+    data = requirements.load(chosen, requirements_source, settings.workdir)
+    extra = tuple(
+        requirement
+        for spec in specs
+        for requirement in debianize.project_options(spec.split("==")[0], settings).get(
+            "extra-packages", ()
+        )
+    )
+    display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
+    return make_plan(
+        chosen,
+        target,
+        data,
+        project_specs=specs,
+        allow_missing=allow_missing,
+        index_url=settings.index_url,
+        workdir=settings.workdir,
+        extra_requirements=extra,
+    )
+
+
+def release_in_chroot(
+    chosen: series.Series,
+    target: targets.Target,
+    specs: list[str],
+    requirements_source: str | None,
+    flags: list[str],
+    settings: Settings,
+    display: Display,
+) -> int:
+    """Wheels for another Debian release are built by venvpkg running on that release."""
+    root = chroot.release_root(target.name, settings, display)
+    chroot.install_venvpkg(root, settings, display)
+    inner = ["release", chosen.id, "--target", target.name, "--projects", ",".join(specs)]
+    inner += ["--workdir", str(settings.workdir), "-j", str(settings.jobs)]
+    inner += ["--index-url", settings.index_url, *flags]
+    binds = []
+    for flag, value in (
+        ("--requirements", requirements_source),
+        ("--config", settings.config_file),
+    ):
+        if value:
+            local = Path(value).absolute()
+            inner += [flag, str(local) if local.exists() else str(value)]
+            binds += [local.parent] if local.exists() else []
+    inner += [f for f, on in (("--json", settings.json), ("--debug", settings.debug)) if on]
+    inner += ["-v"] * max(0, settings.verbosity) + ["-q"] * max(0, -settings.verbosity)
+    display.info(f"building {target.name}'s wheelhouse inside its chroot ({root})")
+    return chroot.run_venvpkg(root, inner, settings, binds)
+
+
+@dataclass
+class PipelineResult:
+    dist: str
+    series: str
+    builds: list[build.BuildResult] = field(default_factory=list)
+    published: publish.PublishResult | None = None
+    tests: check.TestResult | None = None
+    tests_cached: bool = False
+    promoted: publish.PromoteResult | None = None
+    report: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run(
+    chosen: series.Series,
+    target: targets.Target,
+    projects: list[str],
+    settings: Settings,
+    display: Display,
+    backend: str | None = None,
+) -> PipelineResult:
+    result = PipelineResult(target.name, chosen.id)
+
+    def timed(stage: str, began: float) -> None:
+        result.seconds[stage] = time.monotonic() - began
+
+    began = time.monotonic()
+    if targets.host_is(target):
+        run_release(
+            plan_release(chosen, target, projects, None, False, settings, display),
+            settings,
+            display,
+        )
+    elif release_in_chroot(chosen, target, projects, None, [], settings, display):
+        raise BuildFailed(f"release {chosen.id} for {target.name} failed", "see above", [])
+    timed("release", began)
+
+    began = time.monotonic()
+    jobs = []
+    for project in projects:
+        request = debianize.make_request(project, chosen.id, None, None, target.name, settings)
+        jobs.append(build.Job(request, debianize.debianize(request, settings, display)))
+    timed("debianize", began)
+
+    began = time.monotonic()
+    result.builds = build.build_all(
+        jobs, settings, display, build.options(settings, backend, False)
+    )
+    failed = [b.project for b in result.builds if b.status == "failed"]
+    timed("build", began)
+    if failed:
+        raise BuildFailed(f"builds failed: {', '.join(failed)}", "see the warnings above", [])
+
+    began = time.monotonic()
+    result.published = publish.publish(settings, display, target.name, chosen.id)
+    timed("publish", began)
+
+    began = time.monotonic()
+    staged = _staged_versions(settings, display, target.name, chosen.id, projects)
+    if staged and staged <= check.passed_versions(settings.workdir, target.name, chosen.id):
+        result.tests_cached = True
+    else:
+        result.tests = check.run_tests(settings, display, target.name, chosen.id, projects)
+    timed("test", began)
+
+    began = time.monotonic()
+    passed = check.passed_versions(settings.workdir, target.name, chosen.id)
+    if result.tests_cached or (result.tests and result.tests.passed):
+        result.promoted = publish.promote(settings, display, target.name, chosen.id, passed)
+    timed("promote", began)
+    result.report = _report(settings, display)
+    return result
+
+
+def _staged_versions(
+    settings: Settings, display: Display, dist: str, series_id: str, projects: list[str]
+) -> set[tuple[str, str]]:
+    repo = publish.open_repository(settings, display)
+    entries = publish.listing(repo, repo.codename(dist, series_id, "staging")).values()
+    wanted = {f"venv-{p}" for p in projects}
+    return {(e.name, e.version) for e in entries if e.source in wanted}
+
+
+def _report(settings: Settings, display: Display) -> Path:
+    return report.write(publish.open_repository(settings, display), settings.workdir)

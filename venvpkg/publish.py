@@ -1,0 +1,427 @@
+"""Stage 5: ship through a signed reprepro repository, staging first, production after tests.
+
+Per Debian release and series there are two distributions: CODENAME-staging, where every
+build lands, and CODENAME (bookworm-2025.2), which operators point apt at and which only
+receives what passed `venvpkg test`. reprepro owns the pool and the indices; every write
+holds the repository's lock, and a run killed half-way is finished by the next one
+(reprepro's own database is consistent, unreferenced pool files are swept first).
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import os
+import re
+import shutil
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from venvpkg import runner
+from venvpkg.config import Settings
+from venvpkg.errors import DataError, UsageError
+from venvpkg.progress import Display
+from venvpkg.store import atomic_write_text, exclusive, sha256_file
+
+SUITES = ("staging", "production")
+KEY_NAME = "venvpkg repository signing key"
+KEYRING = "venvpkg-archive-keyring.gpg"
+SNAPSHOT_PREFIX = "production-"
+
+
+@dataclass(frozen=True)
+class Repository:
+    root: Path
+    gnupghome: Path
+    key: str
+
+    def codename(self, dist: str, series: str, suite: str) -> str:
+        if suite not in SUITES:
+            raise UsageError(f"unknown suite {suite!r}", f"choose one of {', '.join(SUITES)}")
+        return f"{dist}-{series}" + ("-staging" if suite == "staging" else "")
+
+    @property
+    def keyring(self) -> Path:
+        return self.root / KEYRING
+
+    def lock(self, display: Display) -> AbstractContextManager[None]:
+        """Two commands on one repository take turns; a killed one releases it."""
+        return exclusive(self.root / "db" / "venvpkg.lock", display.info)
+
+
+@dataclass
+class Entry:
+    """One package in a distribution: binary (arch) or source ("source")."""
+
+    name: str
+    version: str
+    arch: str
+    path: Path
+    source: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.name, self.version, self.arch
+
+
+@dataclass
+class PublishResult:
+    codename: str
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def repository_root(settings: Settings) -> Path:
+    configured = settings.section("publish").get("repository")
+    return Path(configured).absolute() if configured else settings.workdir / "repo"
+
+
+def open_repository(settings: Settings, display: Display) -> Repository:
+    """The repository, created with a signing key on first use; refuse what is not one."""
+    root = repository_root(settings)
+    if root.exists() and any(root.iterdir()) and not (root / "conf" / "distributions").exists():
+        raise UsageError(
+            f"{root} is not a reprepro repository (no conf/distributions)",
+            "point [publish] repository at an empty directory or a venvpkg repository",
+        )
+    gnupghome, key = signing_key(settings, display)
+    repo = Repository(root, gnupghome, key)
+    if not repo.keyring.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        exported = runner.capture_bytes(["gpg", "--homedir", gnupghome, "--export", key])
+        _write_bytes(repo.keyring, exported)
+    return repo
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def signing_key(settings: Settings, display: Display) -> tuple[Path, str]:
+    """The configured key ([publish] key, gnupghome), or one generated in the workdir."""
+    section = settings.section("publish")
+    if section.get("key"):
+        home = Path(section.get("gnupghome", os.environ.get("GNUPGHOME", "~/.gnupg")))
+        home = home.expanduser()
+        return home, _usable_key(home, str(section["key"]))
+    home = settings.workdir / "gnupg"
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with exclusive(settings.workdir / "locks" / "gnupg.lock"):
+        existing = _secret_keys(home)
+        if not existing:
+            display.info(f"generating the repository signing key in {home}")
+            runner.run(
+                ["gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key",
+                 f"{KEY_NAME} <venvpkg@localhost>", "ed25519", "sign", "3y"],
+                log=settings.workdir / "logs" / "gnupg.log",
+            )  # fmt: skip
+            existing = _secret_keys(home)
+    return home, _usable_key(home, existing[0][0])
+
+
+def _secret_keys(home: Path) -> list[tuple[str, str, str]]:
+    """(fingerprint, validity, expiry) of each secret key in `home`."""
+    if not home.exists():
+        return []
+    out = runner.capture(
+        ["gpg", "--homedir", home, "--batch", "--with-colons", "--list-secret-keys"],
+        ok_codes=(0, 2),
+    )
+    keys: list[tuple[str, str, str]] = []
+    pending: tuple[str, str] | None = None
+    for line in out.splitlines():
+        fields = line.split(":")
+        if fields[0] == "sec":
+            pending = (fields[1], fields[6])
+        elif fields[0] == "fpr" and pending is not None:
+            keys.append((fields[9], *pending))
+            pending = None
+    return keys
+
+
+def _usable_key(home: Path, wanted: str) -> str:
+    wanted_clean = wanted.replace(" ", "").upper()
+    for fingerprint, validity, expiry in _secret_keys(home):
+        if not fingerprint.upper().endswith(wanted_clean):
+            continue
+        if validity == "e" or (expiry and float(expiry) < datetime.datetime.now().timestamp()):
+            raise DataError(
+                f"signing key {wanted} in {home} has expired",
+                "extend it (gpg --quick-set-expire) or configure another [publish] key",
+            )
+        if validity == "r":
+            raise DataError(f"signing key {wanted} in {home} is revoked", "configure another key")
+        return fingerprint
+    raise UsageError(
+        f"signing key {wanted} has no secret key in {home}",
+        "import it or fix [publish] key and gnupghome in venvpkg.toml",
+    )
+
+
+def _distributions(repo: Repository) -> list[str]:
+    conf = repo.root / "conf" / "distributions"
+    if not conf.exists():
+        return []
+    return re.findall(r"^Codename: (\S+)$", conf.read_text(), re.MULTILINE)
+
+
+def ensure_distributions(repo: Repository, dist: str, series: str) -> None:
+    """conf/distributions holds both suites of dist+series (written whole, atomically)."""
+    known = _distributions(repo)
+    wanted = [repo.codename(dist, series, s) for s in SUITES]
+    if all(w in known for w in wanted):
+        return
+    codenames = sorted(set(known) | set(wanted))
+    stanzas = []
+    for codename in codenames:
+        staging = codename.endswith("-staging")
+        base = codename.removesuffix("-staging")
+        stanzas.append(
+            "\n".join(
+                [
+                    "Origin: venvpkg",
+                    f"Label: venvpkg {base}" + (" staging" if staging else ""),
+                    f"Codename: {codename}",
+                    "Architectures: amd64 arm64 source",
+                    "Components: main",
+                    f"Description: OpenStack virtualenv packages for {base}"
+                    + (" (staging: not yet tested)" if staging else " (tested)"),
+                    f"SignWith: {repo.key}",
+                ]
+            )
+        )
+    (repo.root / "conf").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(repo.root / "conf" / "distributions", "\n\n".join(stanzas) + "\n")
+    atomic_write_text(repo.root / "conf" / "options", "ignore longkeyid\n")
+    reprepro(repo, ["export", *[w for w in wanted if w not in known]])
+
+
+def require_distribution(repo: Repository, codename: str) -> None:
+    if codename not in _distributions(repo):
+        known = ", ".join(_distributions(repo)) or "none yet"
+        raise UsageError(
+            f"unknown codename {codename!r} in {repo.root} (known: {known})",
+            "publish to it first: venvpkg publish --dist D --series S",
+        )
+
+
+def reprepro(repo: Repository, arguments: list[str], log: Path | None = None) -> str:
+    command: list[str | os.PathLike[str]] = [
+        "reprepro",
+        "-b",
+        repo.root,
+        "--gnupghome",
+        repo.gnupghome,
+    ]
+    command += arguments
+    if log is None:
+        log = repo.root / "logs" / "reprepro.log"
+    return runner.run(command, log=log, env=dict(os.environ, GNUPGHOME=str(repo.gnupghome)))
+
+
+def listing(repo: Repository, codename: str) -> dict[tuple[str, str, str], Entry]:
+    """Every package in a distribution, by (name, version, architecture)."""
+    fmt = "${package}\t${version}\t${architecture}\t${$fullfilename}\t${$source}\n"
+    out = runner.capture(
+        ["reprepro", "-b", repo.root, "--list-format", fmt, "list", codename], ok_codes=(0, 255)
+    )
+    entries = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 5:
+            entry = Entry(parts[0], parts[1], parts[2], Path(parts[3]), parts[4])
+            entries[entry.key] = entry
+    return entries
+
+
+def sweep(repo: Repository) -> None:
+    """Pool files a killed run added but never referenced; harmless, but checkpool-dirty."""
+    if (repo.root / "db").exists():
+        reprepro(repo, ["deleteunreferenced"])
+
+
+def deb_fields(deb: Path) -> tuple[str, str, str]:
+    out = runner.capture(["dpkg-deb", "--field", deb, "Package", "Version", "Architecture"])
+    values = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    return values["Package"], values["Version"], values["Architecture"]
+
+
+def dsc_fields(dsc: Path) -> tuple[str, str]:
+    text = dsc.read_text()
+    source = re.search(r"^Source: (\S+)", text, re.MULTILINE)
+    version = re.search(r"^Version: (\S+)", text, re.MULTILINE)
+    if not (source and version):
+        raise DataError(f"{dsc} is not a Debian source control file", "rebuild it")
+    return source.group(1), version.group(1)
+
+
+def built_outputs(workdir: Path, dist: str, series: str) -> tuple[list[Path], list[Path]]:
+    """The .debs and .dscs venvpkg built for dist+series, from its build records."""
+    out = workdir / "debs" / f"{dist}-{series}"
+    debs: list[Path] = []
+    dscs: list[Path] = []
+    for record in sorted(out.glob("builds/*.json")):
+        state = json.loads(record.read_text())
+        debs += [out / name for name in state["debs"]]
+        dsc = workdir / "src" / f"{dist}-{series}" / f"{record.stem}.dsc"
+        if dsc.exists():
+            dscs.append(dsc)
+    requirements = out / "state.json"
+    if requirements.exists():
+        debs.append(out / json.loads(requirements.read_text())["deb"])
+    return debs, dscs
+
+
+def require_ours(debs: list[Path], ours: list[Path]) -> None:
+    """Only packages this workdir built may enter the repository."""
+    known = {sha256_file(p) for p in ours if p.exists()}
+    for deb in debs:
+        if not deb.exists():
+            raise UsageError(f"{deb} does not exist", "check the path")
+        if sha256_file(deb) not in known:
+            raise UsageError(
+                f"{deb.name} is not a package venvpkg built in this workdir",
+                "publish only what venvpkg build made (its build records list them)",
+            )
+
+
+def publish(
+    settings: Settings, display: Display, dist: str, series: str, only: list[Path] | None = None
+) -> PublishResult:
+    """Add the built packages to dist+series staging; the same version twice is a no-op."""
+    repo = open_repository(settings, display)
+    debs, dscs = built_outputs(settings.workdir, dist, series)
+    if only:
+        require_ours(only, debs)
+        debs, dscs = only, []
+    if not debs:
+        raise UsageError(
+            f"nothing built for {dist}-{series} in {settings.workdir}",
+            f"run: venvpkg build PROJECT --series {series} --dist {dist}",
+        )
+    with repo.lock(display):
+        ensure_distributions(repo, dist, series)
+        sweep(repo)
+        codename = repo.codename(dist, series, "staging")
+        present = listing(repo, codename)
+        result = PublishResult(codename)
+        for deb in debs:
+            _include(repo, codename, present, deb, deb_fields(deb), "includedeb", result)
+        for dsc in dscs:
+            name, version = dsc_fields(dsc)
+            _include(repo, codename, present, dsc, (name, version, "source"), "includedsc", result)
+    return result
+
+
+def _include(
+    repo: Repository,
+    codename: str,
+    present: dict[tuple[str, str, str], Entry],
+    path: Path,
+    key: tuple[str, str, str],
+    command: str,
+    result: PublishResult,
+) -> None:
+    label = f"{key[0]} {key[1]} ({key[2]})"
+    held = present.get(key)
+    if held is not None:
+        pooled = repo.root / held.path
+        if key[2] == "source" or sha256_file(pooled) == sha256_file(path):
+            result.unchanged.append(label)
+            return
+        raise DataError(
+            f"{codename} already holds {label} with different content",
+            "a rebuild needs a new revision: change the tree and run venvpkg build again",
+        )
+    reprepro(repo, ["-C", "main", command, codename, str(path)])
+    result.added.append(label)
+
+
+@dataclass
+class PromoteResult:
+    codename: str
+    promoted: list[str] = field(default_factory=list)
+    snapshot: str = ""
+
+
+def promote(
+    settings: Settings,
+    display: Display,
+    dist: str,
+    series: str,
+    passed: set[tuple[str, str]],
+) -> PromoteResult:
+    """Copy what passed its tests from staging to production, after snapshotting production."""
+    repo = open_repository(settings, display)
+    staging = repo.codename(dist, series, "staging")
+    production = repo.codename(dist, series, "production")
+    with repo.lock(display):
+        require_distribution(repo, staging)
+        sweep(repo)
+        held = listing(repo, production)
+        wanted = [
+            e
+            for e in listing(repo, staging).values()
+            if (e.name, e.version) in passed and e.key not in held
+        ]
+        result = PromoteResult(production)
+        if not wanted:
+            return result
+        result.snapshot = SNAPSHOT_PREFIX + datetime.datetime.now(datetime.UTC).strftime(
+            "%Y%m%dT%H%M%S%fZ"
+        )
+        reprepro(repo, ["gensnapshot", production, result.snapshot])
+        binaries = sorted({e.name for e in wanted if e.arch != "source"})
+        sources = sorted({e.name for e in wanted if e.arch == "source"})
+        if binaries:
+            reprepro(repo, ["copy", production, staging, *binaries])
+        for source in sources:
+            reprepro(repo, ["copysrc", production, staging, source])
+        result.promoted = sorted(f"{e.name} {e.version} ({e.arch})" for e in wanted)
+    return result
+
+
+def snapshots(repo: Repository, production: str) -> list[str]:
+    directory = repo.root / "dists" / production / "snapshots"
+    if not directory.exists():
+        return []
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(SNAPSHOT_PREFIX))
+
+
+def rollback(settings: Settings, display: Display, dist: str, series: str) -> str:
+    """Put production back as it was before the last promote; return that snapshot's name."""
+    repo = open_repository(settings, display)
+    production = repo.codename(dist, series, "production")
+    with repo.lock(display):
+        require_distribution(repo, production)
+        taken = snapshots(repo, production)
+        if not taken:
+            raise UsageError(
+                f"{production} has no snapshot to roll back to", "promote creates them"
+            )
+        snapshot = taken[-1]
+        before = _snapshot_names(repo, production, snapshot)
+        current = {e.name for e in listing(repo, production).values()}
+        added = sorted(current - before)
+        if added:
+            reprepro(repo, ["remove", production, *added])
+        if before:
+            reprepro(repo, ["restorematched", production, snapshot, "*"])
+        reprepro(repo, ["unreferencesnapshot", production, snapshot])
+        shutil.rmtree(repo.root / "dists" / production / "snapshots" / snapshot)
+        reprepro(repo, ["deleteunreferenced"])
+    return snapshot
+
+
+def _snapshot_names(repo: Repository, production: str, snapshot: str) -> set[str]:
+    """Package names in a snapshot's indices (reprepro writes Packages.gz and Sources.gz)."""
+    names: set[str] = set()
+    root = repo.root / "dists" / production / "snapshots" / snapshot
+    for index in [*root.rglob("Packages.gz"), *root.rglob("Sources.gz")]:
+        text = gzip.decompress(index.read_bytes()).decode("utf-8", "replace")
+        names |= set(re.findall(r"^Package: (\S+)$", text, re.MULTILINE))
+    return names

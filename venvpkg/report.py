@@ -1,0 +1,139 @@
+"""The status report: per series, dist and project, what staging and production hold.
+
+Written as Markdown and as a single HTML page to WORKDIR/reports/ after every command that
+changes the repository, from the repository itself, the test reports and build records.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from venvpkg import check, publish
+from venvpkg.store import atomic_write_text
+
+
+@dataclass
+class Row:
+    codename: str
+    project: str
+    staging: str
+    production: str
+    tests: str
+    build_seconds: str
+
+
+def collect(repo: publish.Repository, workdir: Path) -> list[Row]:
+    rows = []
+    for codename in publish._distributions(repo):
+        if codename.endswith("-staging"):
+            continue
+        staging = _sources(repo, f"{codename}-staging")
+        production = _sources(repo, codename)
+        dist, series = codename.split("-", 1)
+        tested = _tests(workdir, dist, series)
+        seconds = _build_seconds(workdir, codename)
+        for source in sorted(set(staging) | set(production)):
+            version = staging.get(source, "")
+            rows.append(
+                Row(
+                    codename,
+                    source.removeprefix("venv-"),
+                    version or "-",
+                    production.get(source, "-"),
+                    tested.get((source, version), "not tested") if version else "-",
+                    seconds.get(f"{source} {version}", "-"),
+                )
+            )
+    return rows
+
+
+def _sources(repo: publish.Repository, codename: str) -> dict[str, str]:
+    entries = publish.listing(repo, codename).values()
+    return {e.name: e.version for e in entries if e.arch == "source"}
+
+
+def _tests(workdir: Path, dist: str, series: str) -> dict[tuple[str, str], str]:
+    path = check.report_path(workdir, dist, series)
+    if not path.exists():
+        return {}
+    report = json.loads(path.read_text())
+    verdict = "passed" if report.get("passed") else _failed_steps(report)
+    return {(name, version): verdict for name, version in report.get("sources", {}).items()}
+
+
+def _failed_steps(report: dict[str, object]) -> str:
+    steps = report.get("steps", [])
+    failed = [s["name"] for s in steps if not s["ok"]]  # type: ignore[attr-defined]
+    return "failed: " + ", ".join(failed) if failed else "failed"
+
+
+def _build_seconds(workdir: Path, codename: str) -> dict[str, str]:
+    found = {}
+    for record in (workdir / "debs" / codename).glob("builds/*.json"):
+        state = json.loads(record.read_text())
+        if "seconds" in state:
+            source = record.stem.split("_")[0]
+            found[f"{source} {state['version']}"] = f"{state['seconds']:.0f}s"
+    return found
+
+
+COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"]
+
+
+def write(repo: publish.Repository, workdir: Path) -> Path:
+    """Write status.md and status.html; return the HTML page's path."""
+    rows = collect(repo, workdir)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = workdir / "reports"
+    atomic_write_text(out / "status.md", markdown(rows, stamp, repo.root))
+    atomic_write_text(out / "status.html", page(rows, stamp, repo.root))
+    return out / "status.html"
+
+
+def _cells(row: Row) -> list[str]:
+    return [row.codename, row.project, row.staging, row.production, row.tests, row.build_seconds]
+
+
+def markdown(rows: list[Row], stamp: str, root: Path) -> str:
+    lines = [f"# venvpkg status, {stamp}", "", f"Repository: `{root}`", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    if not rows:
+        lines.append("Nothing published yet.")
+    return "\n".join(lines) + "\n"
+
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left}"
+    ".passed{background:#dfd}.failed{background:#fdd}.pending{background:#ffd}"
+)
+
+
+def page(rows: list[Row], stamp: str, root: Path) -> str:
+    def cls(row: Row) -> str:
+        return (
+            "passed"
+            if row.tests == "passed"
+            else "failed"
+            if row.tests.startswith("failed")
+            else "pending"
+        )
+
+    body = "".join(
+        f'<tr class="{cls(r)}">'
+        + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r))
+        + "</tr>"
+        for r in rows
+    )
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>venvpkg status</title>"
+        f"<style>{STYLE}</style></head><body><h1>venvpkg status</h1>"
+        f"<p>{html.escape(stamp)} &middot; repository <code>{html.escape(str(root))}</code></p>"
+        f"<table><tr>{head}</tr>{body}</table></body></html>\n"
+    )
