@@ -304,9 +304,9 @@ def _sbuild_failure(job: Job, log: Path, start: int, error: CommandFailed) -> Bu
         text = stream.read().decode("utf-8", "replace")
     stage = next(iter(re.findall(r"^Fail-Stage: (\S+)", text, re.MULTILINE)), "")
     reasons = [
-        line.strip()
+        line.strip()[:240]
         for line in text.splitlines()
-        if re.match(r"\s*(E: |make(\[\d+\])?: \*\*\*|dh_\S+: error|ERROR|error:)", line)
+        if re.match(r"\s*(E: |make(\[\d+\])?: \*\*\*|[\w.-]+: error: |ERROR|error:)", line)
     ]
     where = f" at stage {stage}" if stage else ""
     return BuildFailed(

@@ -16,6 +16,7 @@ import contextlib
 import json
 import re
 import shlex
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -142,7 +143,9 @@ def _lifecycle(
     staged = " ".join(
         f"{n}={v}" for n, v in sorted(result.staging.items()) if not n.startswith(REQUIREMENTS)
     )
-    previous = " ".join(f"{n}={v}" for n, v in sorted(result.production.items()))
+    previous = " ".join(
+        f"{n}={v}" for n, v in sorted(result.production.items()) if not n.startswith(REQUIREMENTS)
+    )
     arguments = shlex.join([staging_name, production_name, staged, previous])
     command = [
         "mmdebstrap",
@@ -150,6 +153,9 @@ def _lifecycle(
         "--variant=custom",
         "--skip=cleanup/reproducible",
         f'--setup-hook=tar -C "$1" -xf {shlex.quote(str(test_root.tarball))}',
+        # The tarball has no /dev (devices cannot be made in a user namespace); with the
+        # directory there, mmdebstrap binds the host's devices in. apt needs /dev/null.
+        '--setup-hook=mkdir -p "$1/dev"',
         f'--customize-hook=mkdir -p "$1"{INSIDE_REPO}',
         f"--customize-hook=sync-in {shlex.quote(str(repo.root))} {INSIDE_REPO}",
         f"--customize-hook=copy-in {shlex.quote(str(local))} /tmp",
@@ -200,6 +206,7 @@ def _autopkgtest(
     line = f"deb [signed-by={INSIDE_REPO}/{publish.KEYRING}] file:{INSIDE_REPO} {staging_name} main"
     setup = f"echo '{line}' > /etc/apt/sources.list.d/venvpkg.list && apt-get update -q"
     output = settings.workdir / "logs" / f"autopkgtest-{source}"
+    shutil.rmtree(output, ignore_errors=True)  # autopkgtest wants it new; the last run stays
     command = [
         "autopkgtest",
         f"--setup-commands={setup}",

@@ -37,7 +37,7 @@ BAKED_IN = ["debhelper", "dh-virtualenv", "python3-venv", "fakeroot"]
 # operator's node (plus systemd to check units), where packages are installed and removed.
 FLAVOURS = {
     "build": ("buildd", BAKED_IN),
-    "test": ("apt", ["systemd", "ca-certificates"]),
+    "test": ("apt", ["systemd", "ca-certificates", "gpgv"]),
 }
 # sbuild's unshare mode maps the build's users into this many subordinate ids.
 SUBID_RANGE = 65536
@@ -218,10 +218,12 @@ def ensure(dist: str, settings: Settings, display: Display, flavour: str = "buil
     _, max_age = options(settings)
     with exclusive(settings.workdir / "locks" / f"chroot-{dist}-{flavour}.lock", display.info):
         found = load(settings.workdir, dist, flavour)
-        if found is not None and found.age_days <= max_age:
+        current = found is not None and found.record.get("packages") == FLAVOURS[flavour][1]
+        if found is not None and current and found.age_days <= max_age:
             return found
         if found is not None:
-            display.info(f"{dist} chroot is {found.age_days:.1f} days old; refreshing it")
+            why = f"is {found.age_days:.1f} days old" if current else "lacks packages we need"
+            display.info(f"the {dist} {flavour} chroot {why}; refreshing it")
         return create(dist, settings, display, flavour)
 
 

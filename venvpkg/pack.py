@@ -37,6 +37,11 @@ class PackResult:
     built: bool = True
 
 
+# Part of what makes a packed .deb current: a change to how it is packed repacks it.
+# 2: Depends on the shared libraries of the wheels compiled from sdists.
+PACK_RECIPE = 2
+
+
 def package_name(plan: ReleasePlan) -> str:
     return f"openstack-requirements-{plan.series.id}"
 
@@ -49,6 +54,8 @@ def current(debs: Path, plan: ReleasePlan) -> PackResult | None:
     recorded = json.loads(state.read_text())
     deb = debs / recorded.get("deb", "")
     if recorded.get("fingerprint") != plan.fingerprint() or not deb.is_file():
+        return None
+    if recorded.get("recipe") != PACK_RECIPE:
         return None
     return PackResult(**{**recorded["result"], "deb": str(deb), "built": False})
 
@@ -198,6 +205,7 @@ def _publish(build_root: Path, debs: Path, plan: ReleasePlan, result: PackResult
         json.dumps(
             {
                 "fingerprint": plan.fingerprint(),
+                "recipe": PACK_RECIPE,
                 "deb": Path(result.deb).name,
                 "result": asdict(result),
             },

@@ -225,15 +225,17 @@ def reprepro(repo: Repository, arguments: list[str], log: Path | None = None) ->
 
 def listing(repo: Repository, codename: str) -> dict[tuple[str, str, str], Entry]:
     """Every package in a distribution, by (name, version, architecture)."""
-    fmt = "${package}\t${version}\t${architecture}\t${$fullfilename}\t${$source}\n"
+    # $filekey is relative to the repository; $type tells a .dsc from a .deb.
+    fmt = "${package}\t${version}\t${architecture}\t${$filekey}\t${$source}\t${$type}\n"
     out = runner.capture(
         ["reprepro", "-b", repo.root, "--list-format", fmt, "list", codename], ok_codes=(0, 255)
     )
     entries = {}
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) == 5:
-            entry = Entry(parts[0], parts[1], parts[2], Path(parts[3]), parts[4])
+        if len(parts) == 6:
+            arch = "source" if parts[5] == "dsc" else parts[2]
+            entry = Entry(parts[0], parts[1], arch, Path(parts[3]), parts[4])
             entries[entry.key] = entry
     return entries
 

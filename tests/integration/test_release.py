@@ -98,6 +98,12 @@ def test_package_ships_wheels_unchanged_and_installs_offline(
     ).stdout
     assert "Package: openstack-requirements-2025.2" in fields
     assert "Architecture: amd64" in fields
+    # fixlib_c's module, compiled here, links libc: a venv build and a node get the
+    # libraries of compiled wheels through this package's Depends.
+    depends = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "libc6 (>= " in depends
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     shipped = root / "usr/lib/venvpkg/wheelhouse/2025.2"

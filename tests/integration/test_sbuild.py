@@ -117,3 +117,9 @@ def test_a_corrupt_chroot_tarball_is_refused(released: Path, tmp_path: Path) -> 
     assert "chroot tarball" in failed.stderr and "is corrupt" in failed.stderr
     assert "venvpkg chroot update bookworm" in failed.stderr
     assert os.path.getsize(chroots / "bookworm-amd64.tar") == 33
+
+
+def test_an_unknown_dist_is_one_line(tmp_path: Path) -> None:
+    failed = venvpkg("chroot", "create", "bookwrom", workdir=tmp_path, check=False)
+    assert failed.returncode == 2
+    assert "unknown dist 'bookwrom'" in failed.stderr and "Traceback" not in failed.stderr
