@@ -86,7 +86,9 @@ def run_tests(
     production_name = repo.codename(dist, upgrade_from or series, "production")
     publish.require_distribution(repo, staging_name)
     publish.require_distribution(repo, production_name)
-    staging = _selected(publish.listing(repo, staging_name), projects)
+    with repo.lock(display):
+        staging = _selected(publish.listing(repo, staging_name), projects)
+        held = publish.listing(repo, production_name).values()
     if not staging:
         raise UsageError(
             f"{staging_name} holds no packages"
@@ -95,7 +97,6 @@ def run_tests(
         )
     binaries = {e.name: e.version for e in staging if e.arch != "source"}
     sources = {e.name: e.version for e in staging if e.arch == "source"}
-    held = publish.listing(repo, production_name).values()
     production = {e.name: e.version for e in held if e.name in binaries and e.arch != "source"}
     result = TestResult(dist, series, binaries, production)
     began = time.monotonic()

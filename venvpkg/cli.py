@@ -296,7 +296,7 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
 
 
 def _write_report(settings: Settings, display: Display) -> None:
-    report.write(publish.open_repository(settings, display), settings.workdir)
+    report.write(publish.open_repository(settings, display), settings.workdir, display)
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:

@@ -169,10 +169,11 @@ def _staged_versions(
     settings: Settings, display: Display, dist: str, series_id: str, projects: list[str]
 ) -> set[tuple[str, str]]:
     repo = publish.open_repository(settings, display)
-    entries = publish.listing(repo, repo.codename(dist, series_id, "staging")).values()
+    with repo.lock(display):
+        entries = publish.listing(repo, repo.codename(dist, series_id, "staging")).values()
     wanted = {f"venv-{p}" for p in projects}
     return {(e.name, e.version) for e in entries if e.source in wanted}
 
 
 def _report(settings: Settings, display: Display) -> Path:
-    return report.write(publish.open_repository(settings, display), settings.workdir)
+    return report.write(publish.open_repository(settings, display), settings.workdir, display)

@@ -9,13 +9,14 @@ holds the repository's lock, and a run killed half-way is finished by the next o
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import json
 import os
 import re
 import shutil
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,9 +47,19 @@ class Repository:
     def keyring(self) -> Path:
         return self.root / KEYRING
 
-    def lock(self, display: Display) -> AbstractContextManager[None]:
-        """Two commands on one repository take turns; a killed one releases it."""
-        return exclusive(self.root / "db" / "venvpkg.lock", display.info)
+    @contextlib.contextmanager
+    def lock(self, display: Display) -> Iterator[None]:
+        """Two commands on one repository take turns; a killed one releases it.
+
+        reprepro's own db/lockfile survives a SIGKILL. Every venvpkg command runs reprepro
+        only while holding our lock, so a lockfile found then is stale.
+        """
+        with exclusive(self.root / "db" / "venvpkg.lock", display.info):
+            stale = self.root / "db" / "lockfile"
+            if stale.exists():
+                display.info(f"removing {stale}, left by a reprepro that was killed")
+                stale.unlink()
+            yield
 
 
 @dataclass

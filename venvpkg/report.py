@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from venvpkg import check, publish
+from venvpkg.progress import Display
 from venvpkg.store import atomic_write_text
 
 
@@ -84,9 +85,10 @@ def _build_seconds(workdir: Path, codename: str) -> dict[str, str]:
 COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"]
 
 
-def write(repo: publish.Repository, workdir: Path) -> Path:
+def write(repo: publish.Repository, workdir: Path, display: Display) -> Path:
     """Write status.md and status.html; return the HTML page's path."""
-    rows = collect(repo, workdir)
+    with repo.lock(display):
+        rows = collect(repo, workdir)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = workdir / "reports"
     atomic_write_text(out / "status.md", markdown(rows, stamp, repo.root))
