@@ -11,6 +11,9 @@ PREVIOUS=$4
 REPO=/srv/venvpkg-repo
 KEY=$REPO/venvpkg-archive-keyring.gpg
 export DEBIAN_FRONTEND=noninteractive
+# sudo (nova-common's rootwrap needs it) refuses removal when root has no password, which
+# a throwaway chroot never has; a node keeps sudo anyway.
+export SUDO_FORCE_REMOVE=yes
 
 step() { echo "VENVPKG-STEP $1 $2 ${3:-}"; }
 names() { for spec in $1; do printf '%s ' "${spec%%=*}"; done; }
