@@ -52,6 +52,8 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         "series_label": inputs.series_label,
         "dist": target.name,
         "python": python,
+        # Since 3.13 venv writes a .gitignore, and legacy-cgi replaces the removed cgi module.
+        "python_313": target.python >= (3, 13),
         "python_interpreter": str(target.interpreter),
         "venv_dir": venv_dir,
         "maintainer": inputs.maintainer,
