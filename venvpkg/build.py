@@ -195,8 +195,10 @@ def _build_one(
     job: Job, env: Environment, settings: Settings, display: Display, opts: Options
 ) -> BuildResult:
     wanted = fingerprint(job, env, opts)
-    logs = settings.workdir / "logs" / f"build-{job.name}"
-    with exclusive(settings.workdir / "locks" / f"build-{job.name}.lock", display.info):
+    # One project builds for several dists and series at once; each has its own log and lock.
+    where = f"{job.request.target.name}-{job.request.series.id}-{job.name}"
+    logs = settings.workdir / "logs" / f"build-{where}"
+    with exclusive(settings.workdir / "locks" / f"build-{where}.lock", display.info):
         cached = None if opts.rebuild else _cached(job, env, wanted)
         if cached is not None and (cached.reproducible or not opts.verify_reproducible):
             return cached

@@ -180,3 +180,26 @@ def test_publish_killed_at_any_point_is_finished_by_a_rerun(built: Path, tmp_pat
         ["reprepro", "-b", str(tmp_path / "repo"), "checkpool"], capture_output=True, text=True
     )
     assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+
+
+@pytest.mark.slow
+def test_apt_refuses_a_tampered_release_file_or_deb(built: Path, tmp_path: Path) -> None:
+    venvpkg("publish", *WHERE, workdir=built)
+    for tamper in ("Release", "deb"):
+        copy = tmp_path / f"repo-{tamper}"
+        shutil.copytree(built / "repo", copy)
+        if tamper == "Release":
+            release = copy / "dists" / "bookworm-2025.2-staging" / "InRelease"
+            release.write_text(release.read_text().replace("Label: venvpkg", "Label: evil", 1))
+        else:
+            deb = next((copy / "pool").rglob("fixsvc-common_*.deb"))
+            deb.write_bytes(deb.read_bytes()[:-64] + b"\0" * 64)
+        config = tmp_path / f"{tamper}.toml"
+        config.write_text(f'[publish]\nrepository = "{copy}"\n')
+        failed = venvpkg(
+            "test", *WHERE, "--json", "--config", str(config), workdir=built, check=False
+        )
+        assert failed.returncode != 0
+        steps = {s["name"]: s["ok"] for s in json.loads(failed.stdout)["steps"]}
+        refused = "apt-trusts-repository" if tamper == "Release" else "install"
+        assert steps[refused] is False, steps
