@@ -283,3 +283,16 @@ def test_source_from_a_git_ref_builds_a_trunk_tree(
     assert f"file://{repo}@trunk-1 (" in changelog
     listing = subprocess.run(["tar", "-tzf", str(orig)], capture_output=True, text=True).stdout
     assert ".git/" not in listing and "pyproject.toml" in listing
+
+
+def test_debianize_again_later_keeps_the_same_source_package(
+    released: Path, index_url: str
+) -> None:
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
+    dsc = sorted((released / "src/bookworm-2025.2").glob("venv-fixsvc_1.0-*.dsc"))[-1]
+    before = dsc.read_bytes()
+    # A later run would write another changelog date: the .dsc (and every build keyed on
+    # it) must not change when nothing else did.
+    later = {"SOURCE_DATE_EPOCH": "1893456000"}
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url, env=later)
+    assert dsc.read_bytes() == before

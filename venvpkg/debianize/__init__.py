@@ -149,13 +149,17 @@ def _debianize(
         request.version, revision, request.target.version_suffix, epoch
     )
     context = _render(request, release, seen, staging, version)
+    dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
+    if not changed and dsc.exists() and final.exists():
+        # Nothing changed: keep the .dsc as it is. A new one would differ in its changelog
+        # date alone, and every build keyed on it would run again for nothing.
+        return Result(final, dsc, version, [p["name"] for p in context["packages"]], False)
     _write_changelog(request, release, seen, staging / "debian", version)
     orig = out / f"venv-{request.project}_{upstream}.orig.tar.gz"
     _place_orig(seen.origin.archive, orig, seen.tree, scratch)
     runner.run(["dpkg-source", "-b", staging.name], cwd=scratch, log=logs / "dpkg-source.log")
     _publish(scratch, out, final, request.project, upstream)
     versions.remember_revision(state, key, fingerprint, revision)
-    dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
     return Result(final, dsc, version, [p["name"] for p in context["packages"]], changed)
 
 
