@@ -17,9 +17,12 @@ export SUDO_FORCE_REMOVE=yes
 
 step() { echo "VENVPKG-STEP $1 $2 ${3:-}"; }
 names() { for spec in $1; do printf '%s ' "${spec%%=*}"; done; }
-# Keep the operator's config on upgrade, as apt does when nobody answers.
+# Keep the operator's config on upgrade, as apt does when nobody answers. Like piuparts,
+# no Recommends: autoremove keeps a recommended library (openssh-client's libfido2) that
+# something left installed still recommends, which the comparison would call left behind.
 apt_get() {
-    apt-get -q -y -o Dpkg::Options::=--force-confold "$@" >/tmp/apt.out 2>&1 && return 0
+    apt-get -q -y -o Dpkg::Options::=--force-confold -o APT::Install-Recommends=false \
+        "$@" >/tmp/apt.out 2>&1 && return 0
     tail -20 /tmp/apt.out
     return 1
 }
