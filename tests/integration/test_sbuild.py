@@ -102,7 +102,9 @@ def test_an_unreachable_mirror_is_one_line(tmp_path: Path) -> None:
     assert not list((tmp_path / "chroots").glob("*"))
 
 
-def test_a_corrupt_chroot_tarball_is_refused(released: Path, tmp_path: Path) -> None:
+def test_a_corrupt_chroot_tarball_is_refused(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
     workdir = tmp_path / "work"
     shutil.copytree(released, workdir, symlinks=False, ignore=shutil.ignore_patterns("*.tar"))
     chroots = workdir / "chroots"
@@ -112,7 +114,9 @@ def test_a_corrupt_chroot_tarball_is_refused(released: Path, tmp_path: Path) -> 
     # A fresh revision so the build is not skipped as cached.
     config = tmp_path / "venvpkg.toml"
     config.write_text('[projects.fixsvc]\ndepends = ["adduser"]\n')
-    failed = venvpkg("build", *ARGS, "--config", str(config), workdir=workdir, check=False)
+    failed = venvpkg(
+        "build", *ARGS, "--config", str(config), workdir=workdir, index=index_url, check=False
+    )
     assert failed.returncode != 0
     assert "chroot tarball" in failed.stderr and "is corrupt" in failed.stderr
     assert "venvpkg chroot update bookworm" in failed.stderr
