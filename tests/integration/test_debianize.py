@@ -145,7 +145,7 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     smoke = released / SOURCE / "debian" / "tests" / "smoke"
     ran = subprocess.run(["sh", "-e", str(smoke)], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "importing fixsvc.wsgi.api" in ran.stdout
+    assert "finding fixsvc.wsgi.api" in ran.stdout
     # Bytecode is compiled on the node, not shipped.
     site = next(Path("/opt/venvs/fixsvc/lib").glob("python3*/site-packages"))
     assert list((site / "fixsvc" / "__pycache__").glob("cli.cpython-3*.pyc"))
