@@ -119,6 +119,8 @@ class Environment:
     out: Path
     chroot: chroot.Chroot | None
     requirements_sha256: str
+    # The environment sbuild runs in (sbuild backend only).
+    sbuild_env: dict[str, str] = field(default_factory=dict)
 
 
 def _release_key(job: Job) -> tuple[str, str]:
@@ -129,15 +131,17 @@ def _prepare(job: Job, settings: Settings, display: Display, opts: Options) -> E
     request = job.request
     release = Release(settings.workdir, request.series, request.target)
     out = settings.workdir / "debs" / f"{request.target.name}-{request.series.id}"
-    found = None
+    found, sbuild_env = None, {}
     if opts.backend == "sbuild":
         chroot.require_tools()
         chroot.require_subids(display)
         found = chroot.ensure(request.target.name, settings, display)
+        sbuild_env = _sbuild_environment(settings.workdir)
     else:
         targets.require_host_can_build(request.target)
         _require_build_depends(release, settings.workdir / "logs" / "build-host-apt.log")
-    return Environment(release, out, found, _cached_sha256(release.deb, settings.workdir))
+    requirements = _cached_sha256(release.deb, settings.workdir)
+    return Environment(release, out, found, requirements, sbuild_env)
 
 
 def _cached_sha256(path: Path, workdir: Path) -> str:
@@ -286,7 +290,7 @@ def _sbuild(job: Job, env: Environment, found: chroot.Chroot, scratch: Path, log
     ]
     start = log.stat().st_size if log.exists() else 0
     try:
-        runner.run(command, log=log, env=_sbuild_environment(env.out.parent.parent), timeout=7200)
+        runner.run(command, log=log, env=env.sbuild_env, timeout=7200)
     except CommandFailed as error:
         raise _sbuild_failure(job, log, start, error) from None
 
@@ -301,9 +305,7 @@ def _sbuild_environment(workdir: Path) -> dict[str, str]:
 
 def _sbuild_failure(job: Job, log: Path, start: int, error: CommandFailed) -> BuildFailed:
     """Name the failing step and the lines that say why, not the whole log."""
-    with log.open("rb") as stream:
-        stream.seek(start)
-        text = stream.read().decode("utf-8", "replace")
+    text = runner.output_since(log, start)
     stage = next(iter(re.findall(r"^Fail-Stage: (\S+)", text, re.MULTILINE)), "")
     reasons = [
         line.strip()[:240]

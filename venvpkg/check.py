@@ -168,16 +168,10 @@ def _lifecycle(
     # The steps the script reported say what failed; a crash before any leaves none.
     with contextlib.suppress(CommandFailed):
         runner.run(command, log=log, timeout=7200)
-    steps = parse_steps(_since(log, start))
+    steps = parse_steps(runner.output_since(log, start))
     if not steps:
         steps = [Step("lifecycle", False, f"the test chroot failed before any step; see {log}")]
     return steps
-
-
-def _since(log: Path, start: int) -> str:
-    with log.open("rb") as stream:
-        stream.seek(start)
-        return stream.read().decode("utf-8", "replace")
 
 
 STEP = re.compile(r"^VENVPKG-STEP (\S+) (ok|fail)(?: (.*))?$", re.MULTILINE)

@@ -261,11 +261,10 @@ def require_tools() -> None:
     for program in ("sbuild", "mmdebstrap", "newuidmap"):
         try:
             runner.tool_path(program)
-        except ToolMissing:
-            package = {"newuidmap": "uidmap"}.get(program, program)
+        except ToolMissing as missing:
             raise ToolMissing(
                 f"{program} not found (needed for clean chroot builds)",
-                f"install it: apt-get install {package}, or use --backend host",
+                f"{missing.hint}, or use --backend host",
             ) from None
 
 

@@ -24,7 +24,7 @@ from venvpkg import runner
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, UsageError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, exclusive, sha256_file
+from venvpkg.store import atomic_write, atomic_write_text, exclusive, sha256_file
 
 SUITES = ("staging", "production")
 KEY_NAME = "venvpkg repository signing key"
@@ -102,14 +102,9 @@ def open_repository(settings: Settings, display: Display) -> Repository:
     if not repo.keyring.exists():
         root.mkdir(parents=True, exist_ok=True)
         exported = runner.capture_bytes(["gpg", "--homedir", gnupghome, "--export", key])
-        _write_bytes(repo.keyring, exported)
+        with atomic_write(repo.keyring) as stream:
+            stream.write(exported)
     return repo
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def signing_key(settings: Settings, display: Display) -> tuple[Path, str]:
@@ -173,7 +168,7 @@ def _usable_key(home: Path, wanted: str) -> str:
     )
 
 
-def _distributions(repo: Repository) -> list[str]:
+def codenames(repo: Repository) -> list[str]:
     conf = repo.root / "conf" / "distributions"
     if not conf.exists():
         return []
@@ -182,13 +177,13 @@ def _distributions(repo: Repository) -> list[str]:
 
 def ensure_distributions(repo: Repository, dist: str, series: str) -> None:
     """conf/distributions holds both suites of dist+series (written whole, atomically)."""
-    known = _distributions(repo)
+    known = codenames(repo)
     wanted = [repo.codename(dist, series, s) for s in SUITES]
     if all(w in known for w in wanted):
         return
-    codenames = sorted(set(known) | set(wanted))
+    every = sorted(set(known) | set(wanted))
     stanzas = []
-    for codename in codenames:
+    for codename in every:
         staging = codename.endswith("-staging")
         base = codename.removesuffix("-staging")
         stanzas.append(
@@ -212,8 +207,8 @@ def ensure_distributions(repo: Repository, dist: str, series: str) -> None:
 
 
 def require_distribution(repo: Repository, codename: str) -> None:
-    if codename not in _distributions(repo):
-        known = ", ".join(_distributions(repo)) or "none yet"
+    if codename not in codenames(repo):
+        known = ", ".join(codenames(repo)) or "none yet"
         raise UsageError(
             f"unknown codename {codename!r} in {repo.root} (known: {known})",
             "publish to it first: venvpkg publish --dist D --series S",

@@ -29,7 +29,7 @@ class Row:
 
 def collect(repo: publish.Repository, workdir: Path) -> list[Row]:
     rows = []
-    for codename in publish._distributions(repo):
+    for codename in publish.codenames(repo):
         if codename.endswith("-staging"):
             continue
         staging = _sources(repo, f"{codename}-staging")

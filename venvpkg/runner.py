@@ -33,6 +33,7 @@ APT_PACKAGES = {
     "mmdebstrap": "mmdebstrap",
     "reprepro": "reprepro",
     "gpg": "gnupg",
+    "newuidmap": "uidmap",
 }
 
 TAIL_LINES = 60
@@ -68,10 +69,15 @@ def pip_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _tail(log: Path, start: int) -> list[str]:
+def output_since(log: Path, start: int) -> str:
+    """What a log gained after byte `start`: one command's output in a shared log."""
     with log.open("rb") as stream:
         stream.seek(start)
-        lines = stream.read().decode("utf-8", "replace").splitlines()
+        return stream.read().decode("utf-8", "replace")
+
+
+def _tail(log: Path, start: int) -> list[str]:
+    lines = output_since(log, start).splitlines()
     return [line for line in lines if line.strip()][-TAIL_LINES:]
 
 
