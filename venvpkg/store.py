@@ -30,6 +30,8 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600; a keyring apt's sandboxed _apt user cannot read is useless.
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, mode) as stream:
             yield stream
             stream.flush()
@@ -39,6 +41,12 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def atomic_write_text(path: Path, text: str) -> None:
