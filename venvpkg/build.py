@@ -26,7 +26,7 @@ from venvpkg.config import Settings
 from venvpkg.debianize import Release, Request, Result
 from venvpkg.errors import BuildFailed, CommandFailed, ToolMissing, UsageError, VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, exclusive, place, sha256_file
+from venvpkg.store import atomic_write_text, exclusive, place, scratch_dir, sha256_file
 
 BACKENDS = ("sbuild", "host")
 # What the debian/ trees we render need on the build host, besides the requirements .deb.
@@ -136,7 +136,7 @@ def _prepare(job: Job, settings: Settings, display: Display, opts: Options) -> E
         chroot.require_tools()
         chroot.require_subids(display)
         found = chroot.ensure(request.target.name, settings, display)
-        sbuild_env = _sbuild_environment(settings.workdir)
+        sbuild_env = _sbuild_environment(settings, found, release.deb)
     else:
         targets.require_host_can_build(request.target)
         _require_build_depends(release, settings.workdir / "logs" / "build-host-apt.log")
@@ -211,7 +211,10 @@ def _build_one(
         try:
             debs = _run_backend(job, env, scratch / "1", logs, display, opts)
             verdict = pack.lintian(
-                next((scratch / "1").glob("*.changes")), logs / "lintian.log", opts.lintian_allow
+                next((scratch / "1").glob("*.changes")),
+                logs / "lintian.log",
+                opts.lintian_allow,
+                settings.scratch,
             )
             same = ""
             if opts.verify_reproducible:
@@ -295,11 +298,23 @@ def _sbuild(job: Job, env: Environment, found: chroot.Chroot, scratch: Path, log
         raise _sbuild_failure(job, log, start, error) from None
 
 
-def _sbuild_environment(workdir: Path) -> dict[str, str]:
+def _sbuild_environment(
+    settings: Settings, found: chroot.Chroot, requirements: Path
+) -> dict[str, str]:
+    # Each concurrent build unpacks the chroot and installs the wheelhouse into it.
+    need = (found.record["size"] + 4 * requirements.stat().st_size + (1 << 30)) * settings.jobs
+    unpack = scratch_dir(settings.scratch, need)
+    template = str(unpack / "venvpkg-sbuild.XXXXXXXXXX").replace("\\", "\\\\").replace("'", "\\'")
+    wanted = (
+        "# venvpkg passes every other setting on the command line.\n"
+        f"$unshare_tmpdir_template = '{template}';\n1;\n"
+    )
     # sbuild reads ~/.sbuildrc; our builds must not depend on what the user keeps there.
-    config = workdir / "cache" / "sbuildrc"
+    # Named by content, so runs that unpack in different places never share one.
+    digest = hashlib.sha256(wanted.encode()).hexdigest()[:12]
+    config = settings.workdir / "cache" / f"sbuildrc-{digest}"
     if not config.exists():
-        atomic_write_text(config, "# venvpkg passes every setting on the command line.\n1;\n")
+        atomic_write_text(config, wanted)
     return dict(os.environ, DEB_BUILD_OPTIONS="parallel=1", SBUILD_CONFIG=str(config))
 
 

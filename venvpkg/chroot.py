@@ -26,7 +26,7 @@ from venvpkg import runner
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, NetworkError, ToolMissing, UsageError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, exclusive, sha256_file
+from venvpkg.store import atomic_write_text, exclusive, scratch_dir, sha256_file
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_MAX_AGE_DAYS = 7.0
@@ -193,6 +193,8 @@ def create(dist: str, settings: Settings, display: Display, flavour: str = "buil
                 mirror,
             ],
             log=log,
+            # mmdebstrap installs into TMPDIR before it writes the tarball.
+            env=dict(os.environ, TMPDIR=str(scratch_dir(settings.scratch, need=4 << 30))),
             timeout=3600,
         )
         record = {

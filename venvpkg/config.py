@@ -35,6 +35,12 @@ class Settings:
     def section(self, name: str) -> Mapping[str, Any]:
         return self.sections.get(name, {})
 
+    @property
+    def scratch(self) -> str | None:
+        """[build] scratch: where chroots and packages are unpacked (default: a tmpfs with room)."""
+        value = self.section("build").get("scratch")
+        return str(value) if value else None
+
 
 # Environment variables and the setting each feeds.
 ENVIRONMENT = {

@@ -19,7 +19,7 @@ from debian.changelog import Changelog
 from venvpkg import runner
 from venvpkg.errors import VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, place
+from venvpkg.store import atomic_write_text, place, scratch_dir
 
 if TYPE_CHECKING:
     from venvpkg.plan import ReleasePlan
@@ -148,12 +148,12 @@ def pack(
     workdir: Path,
     display: Display,
     maintainer: str = DEFAULT_MAINTAINER,
+    scratch: str | None = None,
 ) -> PackResult:
     """Build the requirements .deb with dpkg-buildpackage and check it with lintian."""
     version = next_version(plan, debs)
-    scratch = workdir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    build_root = Path(tempfile.mkdtemp(prefix=f"pack-{plan.id}-", dir=scratch))
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    build_root = Path(tempfile.mkdtemp(prefix=f"pack-{plan.id}-", dir=workdir / "tmp"))
     log = workdir / "logs" / f"release-{plan.id}" / "pack.log"
     try:
         source = build_root / f"{package_name(plan)}-{version}"
@@ -166,7 +166,7 @@ def pack(
             env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),
         )
         deb = next(build_root.glob("*.deb"))
-        verdict = lintian(deb, log)
+        verdict = lintian(deb, log, scratch=scratch)
         result = PackResult(package_name(plan), version, str(debs / deb.name), verdict)
         _publish(build_root, debs, plan, result)
         return result
@@ -174,13 +174,19 @@ def pack(
         shutil.rmtree(build_root, ignore_errors=True)
 
 
-def lintian(deb: Path, log: Path, allow: Mapping[str, str] | None = None) -> str:
+def lintian(
+    deb: Path, log: Path, allow: Mapping[str, str] | None = None, scratch: str | None = None
+) -> str:
     """Run lintian; errors and warnings fail, except tags the site allows (with a reason)."""
     suppress = ["--suppress-tags", ",".join(sorted(allow))] if allow else []
+    # lintian unpacks every package it checks; a venv is thousands of files.
+    packed = sum(p.stat().st_size for p in deb.parent.glob("*.deb"))
+    tmpdir = scratch_dir(scratch, need=5 * packed + (1 << 30))
     try:
         runner.run(
             ["lintian", "--fail-on", "error,warning", "--tag-display-limit", "0", *suppress, deb],
             log=log,
+            env=dict(os.environ, TMPDIR=str(tmpdir)),
         )
     except VenvpkgError as error:
         tags = [line for line in getattr(error, "tail", []) if line[:2] in ("E:", "W:")]

@@ -139,7 +139,14 @@ def _refresh(
         )
     _commit(plan, paths, result)
     began = time.monotonic()
-    result.package = pack.pack(plan, paths.wheelhouse, paths.debs, settings.workdir, display)
+    result.package = pack.pack(
+        plan,
+        paths.wheelhouse,
+        paths.debs,
+        settings.workdir,
+        display,
+        scratch=settings.scratch,
+    )
     result.pack_seconds = time.monotonic() - began
 
 
