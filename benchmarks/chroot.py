@@ -70,13 +70,15 @@ def single(workdir: Path, first: str, common: tuple[str, ...], dist: str) -> Non
     # The host build also debianizes, which is shared by both variants and not timed.
     venvpkg(workdir, "build", first, *common, "--backend", "host")
     host, _ = venvpkg(workdir, "build", first, *common, "--backend", "host", "--rebuild")
-    setup, _ = venvpkg(workdir, "chroot", "update", dist)
-    sbuild, _ = venvpkg(workdir, "build", first, *common, "--rebuild")
-    print(f"{first}: host build            {host:7.1f} s")
-    print(f"{first}: chroot from the mirror {setup:7.1f} s")
-    print(f"{first}: sbuild build          {sbuild:7.1f} s")
-    print(f"  ratio (chroot + sbuild) / host {(setup + sbuild) / host:5.2f}  (target <= 2)")
-    print(f"  ratio sbuild / host            {sbuild / host:5.2f}  (chroot cached)")
+    # A first sbuild build makes its chroot from the mirror; the second finds it cached.
+    venvpkg(workdir, "chroot", "remove", dist)
+    cold, _ = venvpkg(workdir, "build", first, *common, "--rebuild")
+    warm, _ = venvpkg(workdir, "build", first, *common, "--rebuild")
+    print(f"{first}: host build                     {host:7.1f} s")
+    print(f"{first}: sbuild, making the chroot      {cold:7.1f} s")
+    print(f"{first}: sbuild, chroot cached          {warm:7.1f} s")
+    print(f"  ratio sbuild with chroot setup / host {cold / host:5.2f}  (target <= 2)")
+    print(f"  ratio sbuild / host                   {warm / host:5.2f}")
 
 
 def parallel(workdir: Path, projects: list[str], common: tuple[str, ...], jobs: int) -> None:
