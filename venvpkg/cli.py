@@ -210,7 +210,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings, display: Display) 
     dist, series_id = _dist_series(args)
     debs = [Path(d).absolute() for d in args.debs]
     result = publish.publish(settings, display, dist, series_id, debs or None)
-    _write_report(settings, display)
+    report.write(settings, display)
     if settings.json:
         print(json.dumps(asdict(result), indent=1))
         return 0
@@ -223,7 +223,7 @@ def cmd_test(args: argparse.Namespace, settings: Settings, display: Display) -> 
     dist, series_id = _dist_series(args)
     previous = series.lookup(args.upgrade_from).id if args.upgrade_from else None
     result = check.run_tests(settings, display, dist, series_id, args.projects, previous)
-    _write_report(settings, display)
+    report.write(settings, display)
     if settings.json:
         print(json.dumps(dict(asdict(result), passed=result.passed), indent=1))
     else:
@@ -245,7 +245,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) 
             f"run: venvpkg test --dist {dist} --series {series_id}",
         )
     result = publish.promote(settings, display, dist, series_id, passed)
-    _write_report(settings, display)
+    report.write(settings, display)
     if settings.json:
         print(json.dumps(asdict(result), indent=1))
         return 0
@@ -258,7 +258,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) 
 def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     dist, series_id = _dist_series(args)
     snapshot = publish.rollback(settings, display, dist, series_id)
-    _write_report(settings, display)
+    report.write(settings, display)
     display.info(f"{dist}-{series_id} restored to snapshot {snapshot}")
     return 0
 
@@ -293,10 +293,6 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
     if not passed:
         raise BuildFailed("tests failed: nothing was promoted", f"see {result.report}", [])
     return 0
-
-
-def _write_report(settings: Settings, display: Display) -> None:
-    report.write(publish.open_repository(settings, display), settings.workdir, display)
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:

@@ -161,7 +161,7 @@ def run(
     if result.tests_cached or (result.tests and result.tests.passed):
         result.promoted = publish.promote(settings, display, target.name, chosen.id, passed)
     timed("promote", began)
-    result.report = _report(settings, display)
+    result.report = report.write(settings, display)
     return result
 
 
@@ -173,7 +173,3 @@ def _staged_versions(
         entries = publish.listing(repo, repo.codename(dist, series_id, "staging")).values()
     wanted = {f"venv-{p}" for p in projects}
     return {(e.name, e.version) for e in entries if e.source in wanted}
-
-
-def _report(settings: Settings, display: Display) -> Path:
-    return report.write(publish.open_repository(settings, display), settings.workdir, display)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from venvpkg import check, publish
+from venvpkg.config import Settings
 from venvpkg.progress import Display
 from venvpkg.store import atomic_write_text
 
@@ -85,8 +86,9 @@ def _build_seconds(workdir: Path, codename: str) -> dict[str, str]:
 COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"]
 
 
-def write(repo: publish.Repository, workdir: Path, display: Display) -> Path:
-    """Write status.md and status.html; return the HTML page's path."""
+def write(settings: Settings, display: Display) -> Path:
+    """Write status.md and status.html for the repository; return the HTML page's path."""
+    repo, workdir = publish.open_repository(settings, display), settings.workdir
     with repo.lock(display):
         rows = collect(repo, workdir)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -74,9 +74,24 @@ def _is_tmpfs(path: Path, mounts: Path) -> bool:
 
 
 def _umask() -> int:
+    # Read, not set-and-restore: os.umask is process-wide, and builds write from threads.
+    with (
+        contextlib.suppress(OSError, StopIteration, ValueError),
+        open("/proc/self/status") as status,
+    ):
+        line = next(line for line in status if line.startswith("Umask:"))
+        return int(line.split()[1], 8)
+    return _UMASK_AT_START
+
+
+def _read_umask_once() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+# Taken at import, before any thread starts; used where /proc says nothing.
+_UMASK_AT_START = _read_umask_once()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
