@@ -296,3 +296,35 @@ def test_debianize_again_later_keeps_the_same_source_package(
     later = {"SOURCE_DATE_EPOCH": "1893456000"}
     venvpkg("debianize", *ARGS, workdir=released, index=index_url, env=later)
     assert dsc.read_bytes() == before
+
+
+def test_unchanged_inputs_skip_debianize_and_an_edited_site_template_does_not(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    def debianize(*extra: str) -> tuple[dict[str, object], str]:
+        ran = venvpkg("debianize", *ARGS, *extra, "--json", workdir=released, index=index_url)
+        return json.loads(ran.stdout), ran.stderr
+
+    first, _ = debianize()
+    tree = Path(str(first["source"]))
+    before = tree.stat().st_ino
+    again, said = debianize()
+    assert again == {**first, "changed": False}
+    assert "venv-fixsvc" in said and "unchanged" in said
+    assert tree.stat().st_ino == before  # nothing unpacked or swapped in
+    revision = int(str(first["version"]).rsplit("-", 1)[1].split("+")[0])
+
+    site = tmp_path / "site"
+    site.mkdir()
+    builtin = Path(__file__).parents[2] / "templates" / "debian" / "copyright.j2"
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[debianize]\ntemplates = "{site}"\n')
+    for note in ("first site note", "second site note"):
+        # Editing the same site file, not only naming a new directory, is a new input.
+        (site / "copyright.j2").write_text(builtin.read_text() + f"Comment: {note}\n")
+        changed, _ = debianize("--config", str(config))
+        revision += 1
+        assert changed["changed"] is True
+        assert str(changed["version"]).startswith(f"90:1.0-{revision}+")
+        copyright_file = Path(str(changed["source"])) / "debian" / "copyright"
+        assert f"Comment: {note}" in copyright_file.read_text()

@@ -7,7 +7,8 @@ from pathlib import Path
 from debian.debian_support import Version as DebianVersion
 from packaging.version import Version
 
-from venvpkg.debianize import layout, model, versions
+from venvpkg.debianize import Result, inputs, layout, model, versions
+from venvpkg.store import sha256_file
 
 
 def test_pep440_maps_to_debian_ordering() -> None:
@@ -107,3 +108,44 @@ def test_runtime_dependencies_leave_the_gate_packages_out() -> None:
     )
     found = sysdeps.runtime_dependencies(bindep, targets.lookup("bookworm"))
     assert found == ["haproxy", "keepalived", "qemu-utils"]
+
+
+def test_tree_digest_sees_names_and_contents_but_not_bytecode(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "source").mkdir(parents=True)
+    (site / "control.j2").write_text("Source: {{ source }}\n")
+    first = inputs.tree_digest(site)
+    (site / "__pycache__").mkdir()
+    (site / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert inputs.tree_digest(site) == first
+    (site / "control.j2").write_text("Source: {{ source }}\n\n")
+    edited = inputs.tree_digest(site)
+    assert edited != first
+    (site / "control.j2").rename(site / "source" / "control.j2")
+    assert inputs.tree_digest(site) not in (first, edited)
+    (tmp_path / "empty").mkdir()
+    assert inputs.tree_digest(tmp_path / "missing") == inputs.tree_digest(tmp_path / "empty")
+
+
+def test_a_recorded_result_is_used_only_while_its_inputs_and_dsc_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    tree, dsc, record = tmp_path / "venv-x-1.0", tmp_path / "venv-x_1.0-1.dsc", tmp_path / "r"
+    tree.mkdir()
+    dsc.write_text("Source: venv-x\n")
+    inputs.remember(record, "abc", Result(tree, dsc, "90:1.0-1", ["venv-x"], True))
+    assert inputs.recall(record, "abc") == {
+        "inputs": "abc",
+        "source_dir": str(tree),
+        "dsc": str(dsc),
+        "dsc_sha256": sha256_file(dsc),
+        "version": "90:1.0-1",
+        "packages": ["venv-x"],
+    }
+    assert inputs.recall(record, "other inputs") is None
+    dsc.write_text("Source: venv-x\nEdited: by hand\n")
+    assert inputs.recall(record, "abc") is None
+    dsc.unlink()
+    assert inputs.recall(record, "abc") is None
+    record.write_text("{half written")
+    assert inputs.recall(record, "abc") is None

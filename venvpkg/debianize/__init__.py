@@ -22,8 +22,8 @@ from packaging.version import Version
 from venvpkg import plan, runner, series, sysdeps, targets, wheelbuild
 from venvpkg.config import Settings
 from venvpkg.debianize import context as contexts
+from venvpkg.debianize import inputs, lock, model, render, site, source, versions
 from venvpkg.debianize import layout as layouts
-from venvpkg.debianize import lock, model, render, site, source, versions
 from venvpkg.errors import UsageError
 from venvpkg.fetch import Index
 from venvpkg.progress import Display
@@ -106,9 +106,38 @@ def debianize(request: Request, settings: Settings, display: Display) -> Result:
     with exclusive(workdir / "locks" / f"debianize-{request.project}.lock", display.info):
         scratch = Path(tempfile.mkdtemp(prefix=f"debianize-{request.project}-", dir=out))
         try:
-            return _debianize(request, settings, release, out, scratch, display)
+            return _unless_unchanged(request, settings, release, out, scratch, display)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _unless_unchanged(
+    request: Request,
+    settings: Settings,
+    release: Release,
+    out: Path,
+    scratch: Path,
+    display: Display,
+) -> Result:
+    """The recorded result when no input changed since it was made; else debianize anew."""
+    origin = _obtain(request, settings, scratch)
+    display.info(f"source: {origin.origin}")
+    record = out / "inputs" / f"{request.project}-{versions.upstream(request.version)}.json"
+    wanted = inputs.digest(request, settings.index_url, release, origin.archive)
+    seen = inputs.recall(record, wanted)
+    if seen is not None:
+        display.info(f"debianize: venv-{request.project} {seen['version']} unchanged")
+        paths = Path(seen["source_dir"]), Path(seen["dsc"])
+        return Result(*paths, seen["version"], list(seen["packages"]), False)
+    done = _debianize(request, settings, release, origin, out, scratch, display)
+    inputs.remember(record, wanted, done)
+    return done
+
+
+def _obtain(request: Request, settings: Settings, scratch: Path) -> source.Source:
+    index = Index(settings.index_url, settings.workdir / "cache" / "index")
+    store = Store(settings.workdir / "cache" / "files")
+    return source.obtain(request.source, request.pypi_name, request.version, index, store, scratch)
 
 
 @dataclass(frozen=True)
@@ -128,12 +157,13 @@ def _debianize(
     request: Request,
     settings: Settings,
     release: Release,
+    origin: source.Source,
     out: Path,
     scratch: Path,
     display: Display,
 ) -> Result:
     logs = settings.workdir / "logs" / f"debianize-{request.project}"
-    seen = _inspect(request, settings, release, scratch, logs, display)
+    seen = _inspect(request, settings, release, origin, scratch, logs)
     upstream = versions.upstream(request.version)
     final = out / f"venv-{request.project}-{upstream}"
     staging = scratch / final.name
@@ -167,17 +197,12 @@ def _inspect(
     request: Request,
     settings: Settings,
     release: Release,
+    origin: source.Source,
     scratch: Path,
     logs: Path,
-    display: Display,
 ) -> Inspected:
     workdir = settings.workdir
     index = Index(settings.index_url, workdir / "cache" / "index")
-    store = Store(workdir / "cache" / "files")
-    origin = source.obtain(
-        request.source, request.pypi_name, request.version, index, store, scratch
-    )
-    display.info(f"source: {origin.origin}")
     tree = scratch / "tree"
     source.unpack(origin.archive, tree, logs / "unpack.log")
     wheel = _project_wheel(request, origin, release, workdir, logs)

@@ -1,0 +1,107 @@
+"""What a debianized tree was made from, so a re-run with the same inputs does nothing.
+
+Debianizing unpacks the sdist, copies the tree, reads a wheel, evaluates bindep and renders
+twice only to learn whether anything changed; for six projects that is ~20 s of file system
+work on a no-op build. A digest of everything that can change the output lets a re-run skip
+all of it and return the recorded result.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from venvpkg.store import atomic_write_text, sha256_file
+
+if TYPE_CHECKING:
+    from venvpkg.debianize import Release, Request, Result
+
+# Templates live beside the package in a checkout and inside it once installed.
+CODE = ("venvpkg", "venvpkg.templates", "venvpkg.requirements_packages")
+# Site options that name directories: their contents shape debian/, not just their names.
+DIRECTORY_OPTIONS = ("templates", "patches")
+
+
+def digest(request: Request, index_url: str, release: Release, archive: Path) -> str:
+    """One sha256 over every input of a debianized tree."""
+    options = request.options
+    inputs = {
+        "project": [request.project, request.pypi_name, str(request.version)],
+        "series": request.series.id,
+        "target": request.target.name,
+        "source": request.source,
+        "index": index_url,
+        "options": json.dumps(options, sort_keys=True, default=str),
+        "directories": {
+            k: tree_digest(Path(options[k])) for k in DIRECTORY_OPTIONS if options.get(k)
+        },
+        "archive": sha256_file(archive),
+        "release": [release.package, release.version, _lock_digest(release)],
+        "venvpkg": code_digest(),
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def recall(record: Path, wanted: str) -> dict[str, Any] | None:
+    """The recorded result when its inputs match and its files are still as they were."""
+    try:
+        seen: dict[str, Any] = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    if seen.get("inputs") != wanted:
+        return None
+    source_dir, dsc = Path(seen["source_dir"]), Path(seen["dsc"])
+    if not source_dir.is_dir() or not dsc.is_file() or sha256_file(dsc) != seen["dsc_sha256"]:
+        return None
+    return seen
+
+
+def remember(record: Path, inputs: str, result: Result) -> None:
+    entry: dict[str, Any] = {
+        "inputs": inputs,
+        "source_dir": str(result.source_dir),
+        "dsc": str(result.dsc),
+        "dsc_sha256": sha256_file(result.dsc),
+        "version": result.version,
+        "packages": result.packages,
+    }
+    atomic_write_text(record, json.dumps(entry, indent=1, sort_keys=True))
+
+
+def tree_digest(root: Path) -> str:
+    """Paths and contents of every file under `root` (a missing root digests as empty)."""
+    found = hashlib.sha256()
+    for path in sorted(_files(root)):
+        found.update(path.relative_to(root).as_posix().encode() + b"\0")
+        found.update(path.read_bytes())
+    return found.hexdigest()
+
+
+@functools.cache
+def code_digest() -> str:
+    """venvpkg's own code, templates and data: a changed template or rule re-debianizes.
+
+    The version number alone would miss every change made between releases, and a
+    development checkout never changes it.
+    """
+    found = hashlib.sha256()
+    for package in CODE:
+        found.update(tree_digest(Path(str(resources.files(package)))).encode())
+    return found.hexdigest()
+
+
+def _lock_digest(release: Release) -> str:
+    return sha256_file(release.wheelhouse / "requirements.lock")
+
+
+def _files(root: Path) -> list[Path]:
+    found = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        found += [Path(directory) / name for name in files if not name.endswith(".pyc")]
+    return found
