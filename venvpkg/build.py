@@ -26,7 +26,8 @@ from venvpkg.config import Settings
 from venvpkg.debianize import Release, Request, Result
 from venvpkg.errors import BuildFailed, CommandFailed, ToolMissing, UsageError, VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, exclusive, place, scratch_dir, sha256_file
+from venvpkg.scratch import private_dir
+from venvpkg.store import atomic_write_text, exclusive, place, sha256_file
 
 BACKENDS = ("sbuild", "host")
 # What the debian/ trees we render need on the build host, besides the requirements .deb.
@@ -121,6 +122,9 @@ class Environment:
     requirements_sha256: str
     # The environment sbuild runs in (sbuild backend only).
     sbuild_env: dict[str, str] = field(default_factory=dict)
+    # Where sbuild unpacks its chroot ([build] scratch), and the room -j builds need there.
+    scratch: str | None = None
+    unpack_need: int = 0
 
 
 def _release_key(job: Job) -> tuple[str, str]:
@@ -131,17 +135,20 @@ def _prepare(job: Job, settings: Settings, display: Display, opts: Options) -> E
     request = job.request
     release = Release(settings.workdir, request.series, request.target)
     out = settings.workdir / "debs" / f"{request.target.name}-{request.series.id}"
-    found, sbuild_env = None, {}
-    if opts.backend == "sbuild":
-        chroot.require_tools()
-        chroot.require_subids(display)
-        found = chroot.ensure(request.target.name, settings, display)
-        sbuild_env = _sbuild_environment(settings, found, release.deb)
-    else:
+    requirements = _cached_sha256(release.deb, settings.workdir)
+    if opts.backend == "host":
         targets.require_host_can_build(request.target)
         _require_build_depends(release, settings.workdir / "logs" / "build-host-apt.log")
-    requirements = _cached_sha256(release.deb, settings.workdir)
-    return Environment(release, out, found, requirements, sbuild_env)
+        return Environment(release, out, None, requirements)
+    chroot.require_tools()
+    chroot.require_subids(display)
+    found = chroot.ensure(request.target.name, settings, display)
+    # Each concurrent build unpacks the chroot and installs the wheelhouse into it.
+    need = found.record["size"] + 4 * release.deb.stat().st_size + (1 << 30)
+    sbuild_env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=1")
+    return Environment(
+        release, out, found, requirements, sbuild_env, settings.scratch, need * settings.jobs
+    )
 
 
 def _cached_sha256(path: Path, workdir: Path) -> str:
@@ -292,30 +299,24 @@ def _sbuild(job: Job, env: Environment, found: chroot.Chroot, scratch: Path, log
         job.debianized.dsc,
     ]
     start = log.stat().st_size if log.exists() else 0
-    try:
-        runner.run(command, log=log, env=env.sbuild_env, timeout=7200)
-    except CommandFailed as error:
-        raise _sbuild_failure(job, log, start, error) from None
+    with private_dir(env.scratch, env.unpack_need, "sbuild") as unpack:
+        sbuild_env = dict(env.sbuild_env, SBUILD_CONFIG=str(_sbuildrc(unpack)))
+        try:
+            runner.run(command, log=log, env=sbuild_env, timeout=7200)
+        except CommandFailed as error:
+            raise _sbuild_failure(job, log, start, error) from None
 
 
-def _sbuild_environment(
-    settings: Settings, found: chroot.Chroot, requirements: Path
-) -> dict[str, str]:
-    # Each concurrent build unpacks the chroot and installs the wheelhouse into it.
-    need = (found.record["size"] + 4 * requirements.stat().st_size + (1 << 30)) * settings.jobs
-    unpack = scratch_dir(settings.scratch, need)
-    template = str(unpack / "venvpkg-sbuild.XXXXXXXXXX").replace("\\", "\\\\").replace("'", "\\'")
-    wanted = (
+def _sbuildrc(unpack: Path) -> Path:
+    """sbuild's configuration for one build: it unpacks the chroot into `unpack`."""
+    template = str(unpack / "chroot.XXXXXXXXXX").replace("\\", "\\\\").replace("'", "\\'")
+    config = unpack / "sbuildrc"
+    # sbuild reads ~/.sbuildrc; our builds must not depend on what the user keeps there.
+    config.write_text(
         "# venvpkg passes every other setting on the command line.\n"
         f"$unshare_tmpdir_template = '{template}';\n1;\n"
     )
-    # sbuild reads ~/.sbuildrc; our builds must not depend on what the user keeps there.
-    # Named by content, so runs that unpack in different places never share one.
-    digest = hashlib.sha256(wanted.encode()).hexdigest()[:12]
-    config = settings.workdir / "cache" / f"sbuildrc-{digest}"
-    if not config.exists():
-        atomic_write_text(config, wanted)
-    return dict(os.environ, DEB_BUILD_OPTIONS="parallel=1", SBUILD_CONFIG=str(config))
+    return config
 
 
 def _sbuild_failure(job: Job, log: Path, start: int, error: CommandFailed) -> BuildFailed:

@@ -26,7 +26,8 @@ from venvpkg import runner
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, NetworkError, ToolMissing, UsageError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, exclusive, scratch_dir, sha256_file
+from venvpkg.scratch import private_dir
+from venvpkg.store import atomic_write_text, exclusive, sha256_file
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_MAX_AGE_DAYS = 7.0
@@ -164,20 +165,17 @@ def _has_range(path: Path, user: str) -> bool:
     return False
 
 
-def create(dist: str, settings: Settings, display: Display, flavour: str = "build") -> Chroot:
-    """mmdebstrap a tarball for `dist`; the old one stays until the new one is whole."""
-    mirror, _ = options(settings)
-    runner.tool_path("mmdebstrap")
-    require_subids(display)
-    check_mirror(mirror, dist)
-    variant, packages = FLAVOURS[flavour]
-    tarball, record_path = _paths(settings.workdir, dist, flavour)
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    log = settings.workdir / "logs" / f"chroot-{dist}.log"
-    began = time.monotonic()
-    partial = tarball.with_name(f".{tarball.name}.partial")
-    display.info(f"creating the {dist} {flavour} chroot from {mirror}")
-    try:
+def _mmdebstrap(
+    dist: str,
+    flavour: tuple[str, list[str]],
+    mirror: str,
+    output: Path,
+    log: Path,
+    scratch: str | None,
+) -> None:
+    variant, packages = flavour
+    # mmdebstrap installs into TMPDIR before it writes the tarball.
+    with private_dir(scratch, 4 << 30, "mmdebstrap") as tmpdir:
         runner.run(
             [
                 "mmdebstrap",
@@ -189,14 +187,30 @@ def create(dist: str, settings: Settings, display: Display, flavour: str = "buil
                 "--skip=output/dev",
                 "--format=tar",
                 dist,
-                partial,
+                output,
                 mirror,
             ],
             log=log,
-            # mmdebstrap installs into TMPDIR before it writes the tarball.
-            env=dict(os.environ, TMPDIR=str(scratch_dir(settings.scratch, need=4 << 30))),
+            env=dict(os.environ, TMPDIR=str(tmpdir)),
             timeout=3600,
         )
+
+
+def create(dist: str, settings: Settings, display: Display, flavour: str = "build") -> Chroot:
+    """mmdebstrap a tarball for `dist`; the old one stays until the new one is whole."""
+    mirror, _ = options(settings)
+    runner.tool_path("mmdebstrap")
+    require_subids(display)
+    check_mirror(mirror, dist)
+    packages = FLAVOURS[flavour][1]
+    tarball, record_path = _paths(settings.workdir, dist, flavour)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    log = settings.workdir / "logs" / f"chroot-{dist}.log"
+    began = time.monotonic()
+    partial = tarball.with_name(f".{tarball.name}.partial")
+    display.info(f"creating the {dist} {flavour} chroot from {mirror}")
+    try:
+        _mmdebstrap(dist, FLAVOURS[flavour], mirror, partial, log, settings.scratch)
         record = {
             "dist": dist,
             "arch": architecture(),

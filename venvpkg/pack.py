@@ -19,7 +19,8 @@ from debian.changelog import Changelog
 from venvpkg import runner
 from venvpkg.errors import VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text, place, scratch_dir
+from venvpkg.scratch import private_dir
+from venvpkg.store import atomic_write_text, place
 
 if TYPE_CHECKING:
     from venvpkg.plan import ReleasePlan
@@ -181,13 +182,15 @@ def lintian(
     suppress = ["--suppress-tags", ",".join(sorted(allow))] if allow else []
     # lintian unpacks every package it checks; a venv is thousands of files.
     packed = sum(p.stat().st_size for p in deb.parent.glob("*.deb"))
-    tmpdir = scratch_dir(scratch, need=5 * packed + (1 << 30))
     try:
-        runner.run(
-            ["lintian", "--fail-on", "error,warning", "--tag-display-limit", "0", *suppress, deb],
-            log=log,
-            env=dict(os.environ, TMPDIR=str(tmpdir)),
-        )
+        # lintian leaves its ELF caches (mldbm-elf-*) in TMPDIR: a private one goes with them.
+        with private_dir(scratch, 5 * packed + (1 << 30), "lintian") as tmpdir:
+            command = ["lintian", "--fail-on", "error,warning", "--tag-display-limit", "0"]
+            runner.run(
+                [*command, *suppress, deb],
+                log=log,
+                env=dict(os.environ, TMPDIR=str(tmpdir)),
+            )
     except VenvpkgError as error:
         tags = [line for line in getattr(error, "tail", []) if line[:2] in ("E:", "W:")]
         raise VenvpkgError(

@@ -43,36 +43,6 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
         raise
 
 
-SHM = Path("/dev/shm")
-
-
-def scratch_dir(configured: str | None, need: int, mounts: Path = Path("/proc/mounts")) -> Path:
-    """Where chroots and packages are unpacked: the configured place, else a tmpfs with room.
-
-    sbuild unpacks a 600 MB chroot for every build; on this kind of disk that takes 15 s,
-    on tmpfs under one. Memory is the limit, so a tmpfs without `need` bytes free is
-    passed over for the system's temporary directory.
-    """
-    if configured:
-        return Path(configured).expanduser()
-    if _is_tmpfs(SHM, mounts) and os.access(SHM, os.W_OK):
-        stats = os.statvfs(SHM)
-        if stats.f_bavail * stats.f_frsize >= need:
-            return SHM
-    return Path(tempfile.gettempdir())
-
-
-def _is_tmpfs(path: Path, mounts: Path) -> bool:
-    try:
-        lines = mounts.read_text().splitlines()
-    except OSError:
-        return False
-    return any(
-        len(fields) > 2 and fields[1] == str(path) and fields[2] == "tmpfs"
-        for fields in (line.split() for line in lines)
-    )
-
-
 def _umask() -> int:
     # Read, not set-and-restore: os.umask is process-wide, and builds write from threads.
     with (
