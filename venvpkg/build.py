@@ -26,7 +26,7 @@ from venvpkg.config import Settings
 from venvpkg.debianize import Release, Request, Result
 from venvpkg.errors import BuildFailed, CommandFailed, ToolMissing, UsageError, VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.scratch import private_dir
+from venvpkg.scratch import private_dir, scratch_dir
 from venvpkg.store import atomic_write_text, exclusive, place, sha256_file
 
 BACKENDS = ("sbuild", "host")
@@ -122,9 +122,9 @@ class Environment:
     requirements_sha256: str
     # The environment sbuild runs in (sbuild backend only).
     sbuild_env: dict[str, str] = field(default_factory=dict)
-    # Where sbuild unpacks its chroot ([build] scratch), and the room -j builds need there.
+    # Where sbuild unpacks its chroot: chosen once, so -j builds do not scatter to disk as
+    # the first ones fill the tmpfs.
     scratch: str | None = None
-    unpack_need: int = 0
 
 
 def _release_key(job: Job) -> tuple[str, str]:
@@ -146,9 +146,8 @@ def _prepare(job: Job, settings: Settings, display: Display, opts: Options) -> E
     # Each concurrent build unpacks the chroot and installs the wheelhouse into it.
     need = found.record["size"] + 4 * release.deb.stat().st_size + (1 << 30)
     sbuild_env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=1")
-    return Environment(
-        release, out, found, requirements, sbuild_env, settings.scratch, need * settings.jobs
-    )
+    unpack = str(scratch_dir(settings.scratch, need * settings.jobs))
+    return Environment(release, out, found, requirements, sbuild_env, unpack)
 
 
 def _cached_sha256(path: Path, workdir: Path) -> str:
@@ -299,7 +298,7 @@ def _sbuild(job: Job, env: Environment, found: chroot.Chroot, scratch: Path, log
         job.debianized.dsc,
     ]
     start = log.stat().st_size if log.exists() else 0
-    with private_dir(env.scratch, env.unpack_need, "sbuild") as unpack:
+    with private_dir(env.scratch, 0, "sbuild") as unpack:
         sbuild_env = dict(env.sbuild_env, SBUILD_CONFIG=str(_sbuildrc(unpack)))
         try:
             runner.run(command, log=log, env=sbuild_env, timeout=7200)

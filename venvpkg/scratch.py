@@ -90,9 +90,26 @@ def sweep(base: Path) -> list[Path]:
 
 
 def remove_tree(path: Path) -> None:
-    """rm -rf, including what an unshare build left owned by subordinate ids."""
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists() and os.geteuid() != 0:
+    """rm -rf, including what an unshare build left owned by subordinate ids.
+
+    The lock marker goes last: a directory that could not be emptied keeps it, so a later
+    sweep tries again instead of passing over an unmarked directory forever.
+    """
+    with contextlib.suppress(OSError):  # gone already, or still not empty: a sweep retries
+        for entry in [e for e in path.iterdir() if e.name != IN_USE]:
+            _remove(entry)
+        if all(e.name == IN_USE for e in path.iterdir()):
+            (path / IN_USE).unlink(missing_ok=True)
+            path.rmdir()
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            entry.unlink()
+    if os.path.lexists(entry) and os.geteuid() != 0:
         # Only a namespace that maps our subordinate ids back may remove those files.
         with contextlib.suppress(VenvpkgError):
-            runner.capture(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", path])
+            runner.capture(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", entry])

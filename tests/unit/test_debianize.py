@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 from debian.debian_support import Version as DebianVersion
 from packaging.version import Version
 
-from venvpkg.debianize import Result, inputs, layout, model, versions
+from venvpkg import series, targets
+from venvpkg.debianize import Release, Request, Result, inputs, layout, model, versions
 from venvpkg.store import sha256_file
 
 
@@ -149,3 +152,55 @@ def test_a_recorded_result_is_used_only_while_its_inputs_and_dsc_are_unchanged(
     assert inputs.recall(record, "abc") is None
     record.write_text("{half written")
     assert inputs.recall(record, "abc") is None
+
+
+def _release(workdir: Path, version: str) -> Release:
+    wheelhouse = workdir / "wheelhouse" / "2025.2-bookworm"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    if not (wheelhouse / "requirements.lock").exists():
+        (wheelhouse / "requirements.lock").write_text("fixlib-a==1.0\n")
+    state = workdir / "debs" / "bookworm-2025.2" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    package = {"package": "openstack-requirements-2025.2", "version": version, "deb": "r.deb"}
+    state.write_text(json.dumps({"result": package}))
+    return Release(workdir, series.lookup("2025.2"), targets.lookup("bookworm"))
+
+
+def test_every_input_of_a_debianized_tree_changes_its_digest(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "copyright.j2").write_text("one\n")
+    archive = tmp_path / "fixsvc-1.0.tar.gz"
+    archive.write_bytes(b"sdist one")
+    request = Request(
+        "fixsvc",
+        "fixsvc",
+        Version("1.0"),
+        series.lookup("2025.2"),
+        targets.lookup("bookworm"),
+        options={"templates": str(site)},
+    )
+    release = _release(tmp_path / "work", "20260505.1+deb12")
+    url = "https://pypi.org/simple/"
+    seen = {inputs.digest(request, url, release, archive)}
+    assert inputs.digest(request, url, release, archive) in seen
+
+    def changed(request: Request, url: str, release: Release, archive: Path) -> None:
+        made = inputs.digest(request, url, release, archive)
+        assert made not in seen
+        seen.add(made)
+
+    changed(request, "https://mirror.example/simple/", release, archive)
+    changed(dataclasses.replace(request, version=Version("1.0.1")), url, release, archive)
+    changed(dataclasses.replace(request, source="/src/fixsvc"), url, release, archive)
+    with_depends = {**request.options, "depends": ["memcached"]}
+    changed(dataclasses.replace(request, options=with_depends), url, release, archive)
+    trixie = targets.lookup("trixie")
+    changed(dataclasses.replace(request, target=trixie), url, release, archive)
+    (site / "copyright.j2").write_text("two\n")
+    changed(request, url, release, archive)
+    archive.write_bytes(b"sdist two")
+    changed(request, url, release, archive)
+    changed(request, url, _release(tmp_path / "work", "20260505.2+deb12"), archive)
+    (release.wheelhouse / "requirements.lock").write_text("fixlib-a==1.1\n")
+    changed(request, url, release, archive)

@@ -106,3 +106,17 @@ def test_files_an_unshare_build_left_to_subordinate_ids_are_removed(tmp_path: Pa
     tree.chmod(0o500)
     remove_tree(tmp_path / "venvpkg-sbuild-x")
     assert not (tmp_path / "venvpkg-sbuild-x").exists()
+
+
+def test_a_directory_that_could_not_be_emptied_keeps_its_marker_for_a_later_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck = tmp_path / "venvpkg-sbuild-stuck"
+    (stuck / "chroot").mkdir(parents=True)
+    (stuck / IN_USE).touch()
+    with monkeypatch.context() as failing:
+        failing.setattr("shutil.rmtree", lambda *args, **kwargs: None)
+        assert sweep(tmp_path) == [stuck]
+        assert (stuck / IN_USE).exists() and (stuck / "chroot").is_dir()
+    assert sweep(tmp_path) == [stuck]
+    assert not stuck.exists()

@@ -12,7 +12,8 @@ import functools
 import hashlib
 import json
 import os
-from importlib import resources
+import sys
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 CODE = ("venvpkg", "venvpkg.templates", "venvpkg.requirements_packages")
 # Site options that name directories: their contents shape debian/, not just their names.
 DIRECTORY_OPTIONS = ("templates", "patches")
+# Libraries whose upgrade can change what is rendered (templates, changelog, dependencies).
+LIBRARIES = ("jinja2", "python-debian", "bindep", "packaging")
 
 
 def digest(request: Request, index_url: str, release: Release, archive: Path) -> str:
@@ -43,6 +46,8 @@ def digest(request: Request, index_url: str, release: Release, archive: Path) ->
         "archive": sha256_file(archive),
         "release": [release.package, release.version, _lock_digest(release)],
         "venvpkg": code_digest(),
+        "libraries": [metadata.version(name) for name in LIBRARIES],
+        "python": list(sys.version_info[:3]),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
@@ -101,7 +106,8 @@ def _lock_digest(release: Release) -> str:
 
 def _files(root: Path) -> list[Path]:
     found = []
-    for directory, dirs, files in os.walk(root):
+    # Jinja's loader follows symbolic links into other directories, so the digest does too.
+    for directory, dirs, files in os.walk(root, followlinks=True):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         found += [Path(directory) / name for name in files if not name.endswith(".pyc")]
     return found
