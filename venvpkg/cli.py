@@ -201,8 +201,7 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
 
 
 def _dist_series(args: argparse.Namespace) -> tuple[str, str]:
-    chosen = series.lookup(args.series) if args.series else series.newest_maintained()
-    target = targets.lookup(args.dist) if args.dist else chosen.default_target
+    chosen, target = series.with_target(args.series, args.dist)
     return target.name, chosen.id
 
 
@@ -264,8 +263,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display)
 
 
 def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    chosen = series.lookup(args.series)
-    target = targets.lookup(args.dist) if args.dist else chosen.default_target
+    chosen, target = series.with_target(args.series, args.dist)
     result = pipeline.run(chosen, target, args.projects, settings, display, args.backend)
     passed = result.tests_cached or bool(result.tests and result.tests.passed)
     tested = "cached: passed" if result.tests_cached else "passed" if passed else "FAILED"
@@ -310,8 +308,7 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
 
 
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    chosen = series.lookup(args.series)
-    target = targets.lookup(args.target) if args.target else chosen.default_target
+    chosen, target = series.with_target(args.series, args.target)
     specs = [p.strip() for p in args.projects.split(",") if p.strip()]
     if not targets.host_is(target):
         flags = [

@@ -13,6 +13,7 @@ from importlib import resources
 
 import yaml
 
+from venvpkg import targets
 from venvpkg.errors import UsageError
 from venvpkg.targets import TARGETS, Target
 
@@ -119,3 +120,9 @@ def lookup(name: str) -> Series:
 
 def newest_maintained() -> Series:
     return [s for s in catalog() if s.status == "maintained"][-1]
+
+
+def with_target(name: str | None, dist: str | None) -> tuple[Series, Target]:
+    """The named series (else the newest maintained) and the named target (else its own)."""
+    chosen = lookup(name) if name else newest_maintained()
+    return chosen, targets.lookup(dist) if dist else chosen.default_target

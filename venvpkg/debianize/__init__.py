@@ -79,8 +79,7 @@ def make_request(
     settings: Settings,
 ) -> Request:
     """Resolve defaults: newest maintained series, its latest release, the series' target."""
-    chosen = series.lookup(series_name) if series_name else series.newest_maintained()
-    target = targets.lookup(dist) if dist else chosen.default_target
+    chosen, target = series.with_target(series_name, dist)
     (pin,) = plan.project_pins(chosen, [f"{project_name}=={version}" if version else project_name])
     options = project_options(pin.name, settings)
     return Request(pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options)
