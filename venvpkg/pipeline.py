@@ -7,7 +7,9 @@ pipeline re-run picks up where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,56 +115,59 @@ def run(
     backend: str | None = None,
 ) -> PipelineResult:
     result = PipelineResult(target.name, chosen.id)
-
-    def timed(stage: str, began: float) -> None:
-        result.seconds[stage] = time.monotonic() - began
-
-    began = time.monotonic()
-    if targets.host_is(target):
-        run_release(
-            plan_release(chosen, target, projects, None, False, settings, display),
-            settings,
-            display,
-        )
-    elif release_in_chroot(chosen, target, projects, None, [], settings, display):
-        raise BuildFailed(f"release {chosen.id} for {target.name} failed", "see above", [])
-    timed("release", began)
-
-    began = time.monotonic()
-    jobs = []
-    for project in projects:
-        request = debianize.make_request(project, chosen.id, None, None, target.name, settings)
-        jobs.append(build.Job(request, debianize.debianize(request, settings, display)))
-    timed("debianize", began)
-
-    began = time.monotonic()
-    result.builds = build.build_all(
-        jobs, settings, display, build.options(settings, backend, False)
-    )
+    dist, series_id = target.name, chosen.id
+    with _timed(result, "release"):
+        _release(chosen, target, projects, settings, display)
+    with _timed(result, "debianize"):
+        jobs = []
+        for project in projects:
+            request = debianize.make_request(project, series_id, None, None, dist, settings)
+            jobs.append(build.Job(request, debianize.debianize(request, settings, display)))
+    with _timed(result, "build"):
+        chosen_options = build.options(settings, backend, False)
+        result.builds = build.build_all(jobs, settings, display, chosen_options)
     failed = [b.project for b in result.builds if b.status == "failed"]
-    timed("build", began)
     if failed:
         raise BuildFailed(f"builds failed: {', '.join(failed)}", "see the warnings above", [])
-
-    began = time.monotonic()
-    result.published = publish.publish(settings, display, target.name, chosen.id)
-    timed("publish", began)
-
-    began = time.monotonic()
-    staged = _staged_versions(settings, display, target.name, chosen.id, projects)
-    if staged and staged <= check.passed_versions(settings.workdir, target.name, chosen.id):
-        result.tests_cached = True
-    else:
-        result.tests = check.run_tests(settings, display, target.name, chosen.id, projects)
-    timed("test", began)
-
-    began = time.monotonic()
-    passed = check.passed_versions(settings.workdir, target.name, chosen.id)
-    if result.tests_cached or (result.tests and result.tests.passed):
-        result.promoted = publish.promote(settings, display, target.name, chosen.id, passed)
-    timed("promote", began)
+    with _timed(result, "publish"):
+        result.published = publish.publish(settings, display, dist, series_id)
+    with _timed(result, "test"):
+        staged = _staged_versions(settings, display, dist, series_id, projects)
+        if staged and staged <= check.passed_versions(settings.workdir, dist, series_id):
+            result.tests_cached = True
+        else:
+            result.tests = check.run_tests(settings, display, dist, series_id, projects)
+    with _timed(result, "promote"):
+        passed = check.passed_versions(settings.workdir, dist, series_id)
+        if result.tests_cached or (result.tests and result.tests.passed):
+            result.promoted = publish.promote(settings, display, dist, series_id, passed)
     result.report = report.write(settings, display)
     return result
+
+
+@contextlib.contextmanager
+def _timed(result: PipelineResult, stage: str) -> Iterator[None]:
+    """Record how long a stage took, for the summary and benchmarks/pipeline.py."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        result.seconds[stage] = time.monotonic() - began
+
+
+def _release(
+    chosen: series.Series,
+    target: targets.Target,
+    projects: list[str],
+    settings: Settings,
+    display: Display,
+) -> None:
+    """The requirements package: here for the host's release, else inside a chroot."""
+    if targets.host_is(target):
+        plan = plan_release(chosen, target, projects, None, False, settings, display)
+        run_release(plan, settings, display)
+    elif release_in_chroot(chosen, target, projects, None, [], settings, display):
+        raise BuildFailed(f"release {chosen.id} for {target.name} failed", "see above", [])
 
 
 def _staged_versions(
