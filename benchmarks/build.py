@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -24,6 +23,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import timing
 
 STOCK_RULES = """#!/usr/bin/make -f
 export PIP_CONFIG_FILE = /dev/null
@@ -41,10 +42,7 @@ override_dh_virtualenv:
 # dwz aborts on manylinux libraries ("Allocatable section after non-allocatable ones").
 override_dh_dwz:
 """
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
-    "PIP_CONFIG_FILE": os.devnull,
-    "DEBIAN_FRONTEND": "noninteractive",
-}
+ENV = timing.ENV | {"DEBIAN_FRONTEND": "noninteractive"}
 
 
 def build(dsc: Path, scratch: Path, stock: bool, project: str) -> tuple[float, Path]:

@@ -15,28 +15,10 @@ Run as root after `venvpkg release SERIES` (the host build installs its Build-De
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-
-
-def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, object]]:
-    began = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    elapsed = time.monotonic() - began
-    if out.returncode:
-        sys.exit(f"venvpkg {' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    return elapsed, json.loads(out.stdout) if out.stdout.strip().startswith(("{", "[")) else {}
+from timing import venvpkg
 
 
 def statuses(summary: dict[str, object]) -> list[str]:

@@ -11,28 +11,10 @@ packages built, published, tested and promoted. The re-run has nothing to do (ta
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-
-
-def pipeline(workdir: Path, series: str, projects: list[str]) -> tuple[float, dict]:
-    began = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", "pipeline",
-         series, *projects],
-        capture_output=True, text=True, env=ENV,
-    )  # fmt: skip
-    elapsed = time.monotonic() - began
-    if out.returncode:
-        sys.exit(f"venvpkg pipeline failed:\n{out.stderr[-3000:]}")
-    return elapsed, json.loads(out.stdout)
+from timing import venvpkg
 
 
 def main() -> None:
@@ -44,8 +26,8 @@ def main() -> None:
     workdir = (options.workdir or Path(tempfile.mkdtemp(prefix="venvpkg-bench-"))).absolute()
     projects = [p for p in options.projects.split(",") if p]
 
-    cold, summary = pipeline(workdir, options.series, projects)
-    again, rerun = pipeline(workdir, options.series, projects)
+    cold, summary = venvpkg(workdir, "pipeline", options.series, *projects)
+    again, rerun = venvpkg(workdir, "pipeline", options.series, *projects)
     stages = summary["seconds"]
     print(f"pipeline {options.series} {' '.join(projects)} in {workdir}")
     print(f"cold      {cold:8.1f} s")

@@ -10,7 +10,6 @@ no-op re-run and a re-run with one pin moved to another release. Prints ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -21,27 +20,9 @@ from importlib import resources
 from pathlib import Path
 
 from pypi_simple import PyPISimple
+from timing import ENV, venvpkg
 
 from venvpkg import series
-
-PIP_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
-    "PIP_CONFIG_FILE": os.devnull,
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-}
-
-
-def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, object]]:
-    began = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", "release", *args],
-        capture_output=True,
-        text=True,
-        env=PIP_ENV,
-    )
-    elapsed = time.monotonic() - began
-    if out.returncode:
-        sys.exit(f"venvpkg failed:\n{out.stderr[-3000:]}")
-    return elapsed, json.loads(out.stdout)
 
 
 def baseline(pins: list[str], scratch: Path) -> float:
@@ -65,7 +46,7 @@ def baseline(pins: list[str], scratch: Path) -> float:
             scratch / "dl",
         ],
         check=True,
-        env=PIP_ENV,
+        env=ENV,
     )
     subprocess.run(
         [
@@ -82,7 +63,7 @@ def baseline(pins: list[str], scratch: Path) -> float:
             "-w",
             scratch / "wheels",
         ],
-        env=PIP_ENV,
+        env=ENV,
     )
     return time.monotonic() - began
 
@@ -130,7 +111,7 @@ def main() -> None:
     args = [options.series, "--requirements", str(reqs), "-j", options.jobs]
     if options.projects:
         args += ["--projects", options.projects]
-    cold, summary = venvpkg(scratch / "work", *args)
+    cold, summary = venvpkg(scratch / "work", "release", *args)
     wheelhouse = Path(str(summary["package"])).parents[2] / "wheelhouse" / f"{chosen.id}-bookworm"
     lock = wheelhouse / "requirements.lock"
     pins = [
@@ -139,11 +120,11 @@ def main() -> None:
         if "==" in line and not line.startswith("#")
     ]
     base = baseline(pins, scratch / "baseline")
-    noop, _ = venvpkg(scratch / "work", *args)
+    noop, _ = venvpkg(scratch / "work", "release", *args)
     bumped_reqs = scratch / "requirements-bumped"
     what = bump_one(reqs, lock, bumped_reqs)
     args[2] = str(bumped_reqs)
-    one, bumped = venvpkg(scratch / "work", *args)
+    one, bumped = venvpkg(scratch / "work", "release", *args)
     pack_time = float(summary["pack_seconds"])  # type: ignore[arg-type]
     print(
         f"series {options.series} projects={options.projects or 'all'} pins={summary['pins']} "
