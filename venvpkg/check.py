@@ -81,7 +81,7 @@ def run_tests(
 ) -> TestResult:
     """Test staging's packages; the upgrade starts from production of `upgrade_from` (a
     series, e.g. the previous release) or, by default, of the same series."""
-    repo = publish.open_repository(settings, display)
+    repo = publish.open_repository(settings, display, create=False)
     staging_name = repo.codename(dist, series, "staging")
     production_name = repo.codename(dist, upgrade_from or series, "production")
     publish.require_distribution(repo, staging_name)

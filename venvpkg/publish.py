@@ -89,9 +89,17 @@ def repository_root(settings: Settings) -> Path:
     return Path(configured).absolute() if configured else settings.workdir / "repo"
 
 
-def open_repository(settings: Settings, display: Display) -> Repository:
-    """The repository, created with a signing key on first use; refuse what is not one."""
+def open_repository(settings: Settings, display: Display, create: bool = True) -> Repository:
+    """The repository, created with a signing key on first use; refuse what is not one.
+
+    Only publish creates it: a test or rollback of nothing must not leave a key behind.
+    """
     root = repository_root(settings)
+    if not create and not (root / "conf" / "distributions").exists():
+        raise UsageError(
+            f"nothing is published in {root} yet",
+            "publish first: venvpkg publish --dist D --series S",
+        )
     if root.exists() and any(root.iterdir()) and not (root / "conf" / "distributions").exists():
         raise UsageError(
             f"{root} is not a reprepro repository (no conf/distributions)",
@@ -364,7 +372,7 @@ def promote(
     passed: set[tuple[str, str]],
 ) -> PromoteResult:
     """Copy what passed its tests from staging to production, after snapshotting production."""
-    repo = open_repository(settings, display)
+    repo = open_repository(settings, display, create=False)
     staging = repo.codename(dist, series, "staging")
     production = repo.codename(dist, series, "production")
     with repo.lock(display):
@@ -402,7 +410,7 @@ def snapshots(repo: Repository, production: str) -> list[str]:
 
 def rollback(settings: Settings, display: Display, dist: str, series: str) -> str:
     """Put production back as it was before the last promote; return that snapshot's name."""
-    repo = open_repository(settings, display)
+    repo = open_repository(settings, display, create=False)
     production = repo.codename(dist, series, "production")
     with repo.lock(display):
         require_distribution(repo, production)

@@ -88,7 +88,7 @@ COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"
 
 def write(settings: Settings, display: Display) -> Path:
     """Write status.md and status.html for the repository; return the HTML page's path."""
-    repo, workdir = publish.open_repository(settings, display), settings.workdir
+    repo, workdir = publish.open_repository(settings, display, create=False), settings.workdir
     with repo.lock(display):
         rows = collect(repo, workdir)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -135,6 +135,17 @@ def test_bad_input_is_one_line_and_leaves_the_repository_alone(built: Path, tmp_
     assert sorted(p.name for p in not_a_repo.iterdir()) == ["notes.txt"]
 
 
+def test_testing_or_rolling_back_before_any_publish_leaves_no_key_or_repository(
+    tmp_path: Path,
+) -> None:
+    fresh = tmp_path / "fresh"
+    for args in (("test", "fixsvc", *WHERE), ("rollback", *WHERE)):
+        failed = venvpkg(*args, workdir=fresh, check=False)
+        assert failed.returncode == 2 and "nothing is published" in failed.stderr, failed.stderr
+        assert "Traceback" not in failed.stderr and len(failed.stderr.splitlines()) == 1
+    assert not (fresh / "gnupg").exists() and not (fresh / "repo").exists()
+
+
 def test_an_expired_signing_key_is_refused(built: Path, tmp_path: Path) -> None:
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
