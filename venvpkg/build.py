@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -213,8 +211,9 @@ def _build_one(
         if cached is not None and (cached.reproducible or not opts.verify_reproducible):
             return cached
         began = time.monotonic()
-        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=_tmp(settings.workdir)))
-        try:
+        # In the workdir, beside debs/: results move into place with a rename. A killed
+        # run's directory is swept by the next one.
+        with private_dir(str(settings.workdir / "tmp"), 0, "build") as scratch:
             debs = _run_backend(job, env, scratch / "1", logs, display, opts)
             verdict = pack.lintian(
                 next((scratch / "1").glob("*.changes")),
@@ -226,7 +225,7 @@ def _build_one(
             if opts.verify_reproducible:
                 again = _run_backend(job, env, scratch / "2", logs, display, opts)
                 same = _compare(debs, again, logs)
-            result = BuildResult(
+            return BuildResult(
                 job.request.project,
                 job.debianized.version,
                 "built",
@@ -235,15 +234,6 @@ def _build_one(
                 verdict,
                 same,
             )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return result
-
-
-def _tmp(workdir: Path) -> Path:
-    path = workdir / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _run_backend(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
@@ -153,10 +152,8 @@ def pack(
 ) -> PackResult:
     """Build the requirements .deb with dpkg-buildpackage and check it with lintian."""
     version = next_version(plan, debs)
-    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
-    build_root = Path(tempfile.mkdtemp(prefix=f"pack-{plan.id}-", dir=workdir / "tmp"))
     log = workdir / "logs" / f"release-{plan.id}" / "pack.log"
-    try:
+    with private_dir(str(workdir / "tmp"), 0, f"pack-{plan.id}") as build_root:
         source = build_root / f"{package_name(plan)}-{version}"
         render_source(plan, wheelhouse, source, version, maintainer)
         display.info(f"packing {package_name(plan)} {version}")
@@ -171,8 +168,6 @@ def pack(
         result = PackResult(package_name(plan), version, str(debs / deb.name), verdict)
         _publish(build_root, debs, plan, result)
         return result
-    finally:
-        shutil.rmtree(build_root, ignore_errors=True)
 
 
 def lintian(

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -88,6 +91,38 @@ def test_a_build_that_reaches_for_the_network_fails_and_leaves_nothing(
     assert len(failed.stderr.splitlines()) < 30
     after = sorted(p.name for p in (released / "debs" / "bookworm-2025.2").iterdir())
     assert after == before
+
+
+def test_a_build_killed_in_sbuild_is_cleared_and_finished_by_a_rerun(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[build]\nscratch = "{scratch}"\n')
+    where = ("--workdir", str(released), "--index-url", index_url, "--config", str(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VENVPKG_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "venvpkg", *where, "build", *ARGS, "--rebuild"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 300
+    while not list(scratch.glob("venvpkg-sbuild-*/chroot.*/etc")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    # What the kill left: sbuild's half-unpacked chroot and the build's own directory.
+    assert list(scratch.glob("venvpkg-sbuild-*/chroot.*/etc"))
+    assert list((released / "tmp").glob("venvpkg-build-*"))
+
+    done = venvpkg(
+        "build", *ARGS, "--config", str(config), "--json", workdir=released, index=index_url
+    )
+    assert json.loads(done.stdout)["builds"][0]["status"] == "built"
+    assert list(scratch.iterdir()) == []
+    assert list((released / "tmp").glob("venvpkg-*")) == []
 
 
 def test_an_unreachable_mirror_is_one_line(tmp_path: Path) -> None:

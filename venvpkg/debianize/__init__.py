@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from venvpkg.debianize import layout as layouts
 from venvpkg.errors import UsageError
 from venvpkg.fetch import Index
 from venvpkg.progress import Display
+from venvpkg.scratch import private_dir
 from venvpkg.store import Store, exclusive
 
 DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
@@ -102,12 +102,13 @@ def debianize(request: Request, settings: Settings, display: Display) -> Result:
     release = Release(workdir, request.series, request.target)
     out = workdir / "src" / f"{request.target.name}-{request.series.id}"
     out.mkdir(parents=True, exist_ok=True)
-    with exclusive(workdir / "locks" / f"debianize-{request.project}.lock", display.info):
-        scratch = Path(tempfile.mkdtemp(prefix=f"debianize-{request.project}-", dir=out))
-        try:
-            return _unless_unchanged(request, settings, release, out, scratch, display)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    guard = workdir / "locks" / f"debianize-{request.project}.lock"
+    # The scratch directory is beside the output, so the new tree moves in with a rename.
+    with (
+        exclusive(guard, display.info),
+        private_dir(str(out), 0, f"debianize-{request.project}") as scratch,
+    ):
+        return _unless_unchanged(request, settings, release, out, scratch, display)
 
 
 def _unless_unchanged(
