@@ -24,7 +24,7 @@ from venvpkg.config import Settings
 from venvpkg.debianize import Release, Request, Result
 from venvpkg.errors import BuildFailed, CommandFailed, ToolMissing, UsageError, VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.scratch import private_dir, scratch_dir
+from venvpkg.scratch import private_dir, require_passable, scratch_dir
 from venvpkg.store import atomic_write_text, exclusive, place, sha256_file
 
 BACKENDS = ("sbuild", "host")
@@ -144,8 +144,9 @@ def _prepare(job: Job, settings: Settings, display: Display, opts: Options) -> E
     # Each concurrent build unpacks the chroot and installs the wheelhouse into it.
     need = found.record["size"] + 4 * release.deb.stat().st_size + (1 << 30)
     sbuild_env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=1")
-    unpack = str(scratch_dir(settings.scratch, need * settings.jobs))
-    return Environment(release, out, found, requirements, sbuild_env, unpack)
+    unpack = scratch_dir(settings.scratch, need * settings.jobs)
+    require_passable(unpack)
+    return Environment(release, out, found, requirements, sbuild_env, str(unpack))
 
 
 def _cached_sha256(path: Path, workdir: Path) -> str:

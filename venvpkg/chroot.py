@@ -26,7 +26,7 @@ from venvpkg import runner
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, NetworkError, ToolMissing, UsageError
 from venvpkg.progress import Display
-from venvpkg.scratch import private_dir
+from venvpkg.scratch import private_dir, require_passable
 from venvpkg.store import atomic_write_text, exclusive, sha256_file
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -176,6 +176,7 @@ def _mmdebstrap(
     variant, packages = flavour
     # mmdebstrap installs into TMPDIR before it writes the tarball.
     with private_dir(scratch, 4 << 30, "mmdebstrap") as tmpdir:
+        require_passable(tmpdir)
         runner.run(
             [
                 "mmdebstrap",

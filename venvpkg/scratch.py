@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from venvpkg import runner
-from venvpkg.errors import VenvpkgError
+from venvpkg.errors import UsageError, VenvpkgError
 
 SHM = Path("/dev/shm")
 PREFIX = "venvpkg-"
@@ -49,6 +49,22 @@ def _is_tmpfs(path: Path, mounts: Path) -> bool:
         len(fields) > 2 and fields[1] == str(path) and fields[2] == "tmpfs"
         for fields in (line.split() for line in lines)
     )
+
+
+def require_passable(path: Path) -> None:
+    """Refuse a scratch place that sbuild's and mmdebstrap's namespaces cannot enter.
+
+    Their root is a subordinate id, an "other" user to the host, so every directory above
+    the unpacked chroot must let others pass (x); /root and pytest's temporary directories
+    do not.
+    """
+    for directory in [path, *path.parents]:
+        if directory.exists() and not directory.stat().st_mode & 0o001:
+            mode = oct(directory.stat().st_mode & 0o777)[2:]
+            raise UsageError(
+                f"scratch directory {path}: {directory} is closed to other users (mode {mode})",
+                'choose another with [build] scratch = "/path", or: chmod o+x ' + str(directory),
+            )
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -94,9 +95,12 @@ def test_a_build_that_reaches_for_the_network_fails_and_leaves_nothing(
 
 
 def test_a_build_killed_in_sbuild_is_cleared_and_finished_by_a_rerun(
-    released: Path, index_url: str, tmp_path: Path
+    released: Path, index_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    scratch = tmp_path / "scratch"
+    # sbuild's namespace must pass through every directory above it; pytest's are closed.
+    scratch = Path(tempfile.mkdtemp(prefix="venvpkg-test-", dir="/var/tmp"))
+    scratch.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     config = tmp_path / "venvpkg.toml"
     config.write_text(f'[build]\nscratch = "{scratch}"\n')
     where = ("--workdir", str(released), "--index-url", index_url, "--config", str(config))
@@ -123,6 +127,19 @@ def test_a_build_killed_in_sbuild_is_cleared_and_finished_by_a_rerun(
     assert json.loads(done.stdout)["builds"][0]["status"] == "built"
     assert list(scratch.iterdir()) == []
     assert list((released / "tmp").glob("venvpkg-*")) == []
+
+
+def test_a_scratch_place_sbuild_cannot_enter_is_one_line(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[build]\nscratch = "{tmp_path / "scratch"}"\n')
+    failed = venvpkg(
+        "build", *ARGS, "--rebuild", "--config", str(config), workdir=released, index=index_url,
+        check=False,
+    )  # fmt: skip
+    assert failed.returncode == 2 and "is closed to other users" in failed.stderr, failed.stderr
+    assert "Traceback" not in failed.stderr and len(failed.stderr.splitlines()) < 5
 
 
 def test_an_unreachable_mirror_is_one_line(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from venvpkg.scratch import IN_USE, private_dir, remove_tree, scratch_dir, sweep
+from venvpkg.errors import UsageError
+from venvpkg.scratch import IN_USE, private_dir, remove_tree, require_passable, scratch_dir, sweep
 
 
 def _mounts(tmp_path: Path, kind: str) -> Path:
@@ -120,3 +121,15 @@ def test_a_directory_that_could_not_be_emptied_keeps_its_marker_for_a_later_swee
         assert (stuck / IN_USE).exists() and (stuck / "chroot").is_dir()
     assert sweep(tmp_path) == [stuck]
     assert not stuck.exists()
+
+
+def test_a_scratch_place_other_users_cannot_pass_is_refused_naming_the_closed_directory(
+    tmp_path: Path,
+) -> None:
+    closed = tmp_path / "home"
+    (closed / "scratch").mkdir(parents=True)
+    closed.chmod(0o700)
+    with pytest.raises(UsageError) as refused:
+        require_passable(closed / "scratch")
+    assert f"{closed} is closed to other users (mode 700)" in refused.value.line()
+    require_passable(Path("/tmp"))  # sticky and open to all: where sbuild unpacks by default
