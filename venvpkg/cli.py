@@ -267,7 +267,6 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
     result = pipeline.run(chosen, target, args.projects, settings, display, args.backend)
     passed = result.tests_cached or bool(result.tests and result.tests.passed)
     tested = "cached: passed" if result.tests_cached else "passed" if passed else "FAILED"
-    promoted = {p.split()[0] for p in (result.promoted.promoted if result.promoted else [])}
     rows = [
         [
             b.project,
@@ -275,7 +274,7 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
             b.status,
             b.lintian,
             tested,
-            "production" if f"venv-{b.project}" in promoted else "staging",
+            "production" if (f"venv-{b.project}", b.version) in result.production else "staging",
         ]
         for b in result.builds
     ]

@@ -102,6 +102,8 @@ class PipelineResult:
     tests: check.TestResult | None = None
     tests_cached: bool = False
     promoted: publish.PromoteResult | None = None
+    # (package, version) in production after the run, promoted now or by an earlier run.
+    production: set[tuple[str, str]] = field(default_factory=set)
     report: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -132,7 +134,7 @@ def run(
     with _timed(result, "publish"):
         result.published = publish.publish(settings, display, dist, series_id)
     with _timed(result, "test"):
-        staged = _staged_versions(settings, display, dist, series_id, projects)
+        staged = _listed(settings, display, (dist, series_id, "staging"), projects)
         if staged and staged <= check.passed_versions(settings.workdir, dist, series_id):
             result.tests_cached = True
         else:
@@ -141,6 +143,7 @@ def run(
         passed = check.passed_versions(settings.workdir, dist, series_id)
         if result.tests_cached or (result.tests and result.tests.passed):
             result.promoted = publish.promote(settings, display, dist, series_id, passed)
+        result.production = _listed(settings, display, (dist, series_id, "production"), projects)
     result.report = report.write(settings, display)
     return result
 
@@ -170,11 +173,15 @@ def _release(
         raise BuildFailed(f"release {chosen.id} for {target.name} failed", "see above", [])
 
 
-def _staged_versions(
-    settings: Settings, display: Display, dist: str, series_id: str, projects: list[str]
+def _listed(
+    settings: Settings,
+    display: Display,
+    codename: tuple[str, str, str],
+    projects: list[str],
 ) -> set[tuple[str, str]]:
+    """(package, version) of the projects' packages in a codename (dist, series, flavour)."""
     repo = publish.open_repository(settings, display)
     with repo.lock(display):
-        entries = publish.listing(repo, repo.codename(dist, series_id, "staging")).values()
+        entries = publish.listing(repo, repo.codename(*codename)).values()
     wanted = {f"venv-{p}" for p in projects}
     return {(e.name, e.version) for e in entries if e.source in wanted}
