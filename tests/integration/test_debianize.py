@@ -178,12 +178,21 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     assert _installed_version("fixsvc-common") == "90:1.0-2+deb12"
     assert conf.read_text() == "[DEFAULT]\nworkers = 3\n"
 
+    # A newer version that installed one more file, then a downgrade to this one: purge
+    # still removes it, because the registry of installed configs outlives the scripts.
+    registry = Path("/var/lib/venvpkg/fixsvc.configs")
+    assert "/etc/fixsvc/fixsvc.conf\n" in registry.read_text()
+    Path("/etc/fixsvc/policy.d").mkdir()
+    Path("/etc/fixsvc/policy.d/newer.yaml").write_text("# from a newer version\n")
+    with registry.open("a") as listed:
+        listed.write("/etc/fixsvc/policy.d/newer.yaml\n")
     subprocess.run(
         ["dpkg", "--purge", *FIXSVC_PACKAGES],
         check=True,
         capture_output=True,
     )
     assert not Path("/etc/fixsvc").exists()
+    assert not registry.exists()
     assert not Path("/opt/venvs/fixsvc").exists()
     assert not Path("/usr/bin/fixsvc-manage").exists()
 

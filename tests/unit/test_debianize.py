@@ -204,3 +204,19 @@ def test_every_input_of_a_debianized_tree_changes_its_digest(tmp_path: Path) -> 
     changed(request, url, _release(tmp_path / "work", "20260505.2+deb12"), archive)
     (release.wheelhouse / "requirements.lock").write_text("fixlib-a==1.1\n")
     changed(request, url, release, archive)
+
+
+def test_a_policy_sample_is_generated_unless_the_project_ships_one() -> None:
+    from venvpkg.debianize import context
+
+    keystone = _model("keystone", ["keystone-manage"], ("keystone.wsgi.api",))
+    policed = dataclasses.replace(keystone, policy_namespaces=("keystone",))
+    split = layout.plan_layout(policed)
+    targets_of = [
+        c["target"] for c in context._configs(policed, split, "/opt/venvs/keystone", "keystone")
+    ]
+    assert "/etc/keystone/policy.yaml" in targets_of
+    assert context._policy(policed) == {"namespaces": ["keystone"], "filename": "policy.yaml"}
+    shipped = dataclasses.replace(policed, config_files=("policy.yaml",))
+    assert context._policy(shipped) is None
+    assert context._policy(_model("fixsvc", [])) is None

@@ -68,11 +68,13 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         "samples": [
             {**asdict(s), "directory": s.filename.rpartition("/")[0]} for s in model.samples
         ],
+        "policy": _policy(model),
         "main_config": _main_config(model),
         "rootwrap": model.has_rootwrap,
         "rootwrap_daemon": f"{project}-rootwrap-daemon" in model.console_scripts,
         "user": {"name": project, "uid": layout.uid, "home": f"/var/lib/{project}"},
         "configs": configs,
+        "registry": f"/var/lib/venvpkg/{project}.configs",
         "config_dirs": sorted(
             {c["target"].rsplit("/", 1)[0] for c in configs} | {f"/etc/{project}"}, reverse=True
         ),
@@ -88,6 +90,16 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
     }
     context["packages"] = [_package(p, inputs, context, venv_dir, model) for p in layout.packages]
     return context
+
+
+POLICY_FILE = "policy.yaml"
+
+
+def _policy(model: ProjectModel) -> dict[str, Any] | None:
+    """The policy sample generated at build time, unless the project ships its own file."""
+    if not model.policy_namespaces or POLICY_FILE in model.config_files:
+        return None
+    return {"namespaces": list(model.policy_namespaces), "filename": POLICY_FILE}
 
 
 def _main_config(model: ProjectModel) -> str:
@@ -112,6 +124,10 @@ def _configs(
         {"source": f"/usr/share/{common}/etc/{s.filename}", "target": f"{etc}/{s.filename}"}
         for s in model.samples
     ]
+    if _policy(model):
+        found.append(
+            {"source": f"/usr/share/{common}/etc/{POLICY_FILE}", "target": f"{etc}/{POLICY_FILE}"}
+        )
     found += [
         {
             "source": f"/usr/share/{common}/etc/{s.name}-uwsgi.ini",
