@@ -105,8 +105,10 @@ def run_tests(
     test_root = chroot.ensure(dist, settings, display, "test")
     display.info(f"testing {len(binaries)} packages from {staging_name} in a clean {dist}")
     result.steps += _lifecycle(repo, test_root, staging_name, production_name, result, log)
-    for source, version in sorted(sources.items()):
-        dsc = _dsc(settings.workdir, dist, series, source, version)
+    # The tests come from the published .dsc: what staging holds, whatever the work
+    # directory has since been debianized to.
+    for entry in sorted((e for e in staging if e.arch == "source"), key=lambda e: e.name):
+        dsc = repo.root / entry.path
         result.steps.append(_autopkgtest(settings, repo, test_root, staging_name, dsc, log))
     result.seconds = time.monotonic() - began
     _record(settings.workdir, result, sources)
@@ -180,10 +182,6 @@ STEP = re.compile(r"^VENVPKG-STEP (\S+) (ok|fail)(?: (.*))?$", re.MULTILINE)
 def parse_steps(output: str) -> list[Step]:
     """The steps lifecycle.sh reported, in order."""
     return [Step(m.group(1), m.group(2) == "ok", m.group(3) or "") for m in STEP.finditer(output)]
-
-
-def _dsc(workdir: Path, dist: str, series: str, source: str, version: str) -> Path:
-    return workdir / "src" / f"{dist}-{series}" / f"{source}_{version.split(':')[-1]}.dsc"
 
 
 def _autopkgtest(
