@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs inside a throwaway chroot made by `venvpkg test`: install, upgrade, downgrade and
-# purge packages from the signed repository, as apt on an operator's node would.
+# Runs inside a throwaway chroot made by `venvpkg test`: install, upgrade, downgrade,
+# upgrade again and purge packages from the signed repository, as apt on a node would.
 # Each step is reported as "VENVPKG-STEP NAME ok|fail DETAIL"; venvpkg reads nothing else.
 #   lifecycle.sh STAGING-CODENAME PREVIOUS-CODENAME "pkg=ver ..." "pkg=ver ..."
 set -u
@@ -82,8 +82,12 @@ for venv in /opt/venvs/*; do
 done
 if [ -z "$writable" ]; then step venvs-read-only ok; else step venvs-read-only fail "$writable"; fi
 
+# Back down to production (a rollback), then up again: the purge that follows must be
+# staging's own. Production's postrm may predate files staging added; that is not a
+# reason to keep staging out of production.
 if [ -n "$PREVIOUS" ]; then
     if apt_get install --allow-downgrades $PREVIOUS; then step downgrade ok; else step downgrade fail; fi
+    if apt_get install $STAGED; then step upgrade-again ok; else step upgrade-again fail; fi
 fi
 
 # systemd (here to verify units) suggests libfido2, which apt would then keep; nothing

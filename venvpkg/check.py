@@ -5,8 +5,8 @@ operator's node would: apt installs from the signed repository, never from files
 
 - lifecycle: production's versions first (when production has them), then staging's over
   them (an operator's config edit must survive), unit files verified, back down to
-  production's, then purge; a piuparts-style file-system comparison must find nothing
-  left behind.
+  production's and up again, then purge; a piuparts-style file-system comparison must
+  find nothing left behind by staging's postrm.
 - autopkgtest: each source's debian/tests, run by autopkgtest in an unshare testbed.
 """
 

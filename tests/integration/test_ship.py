@@ -93,6 +93,7 @@ def test_staging_passes_tests_promotes_and_rolls_back(built: Path, index_url: st
     steps = {s["name"]: s["ok"] for s in upgrade["steps"]}
     assert upgrade["passed"], upgrade["steps"]
     assert steps["install-previous"] and steps["config-kept"] and steps["downgrade"]
+    assert steps["upgrade-again"] and steps["nothing-left-after-purge"]
     venvpkg("promote", *WHERE, workdir=built)
     assert _production(built)["venv-fixsvc"] == "90:1.0-2+deb12"
     venvpkg("rollback", *WHERE, workdir=built)
