@@ -164,7 +164,9 @@ def _package(
         ]
         architecture = "all"
     elif package.role == "common":
-        depends = [f"{venv} {exact}", "adduser", "${misc:Depends}"]
+        # As in Debian (nova-common needs python3-nova): puppet installs PROJECT-api and
+        # expects the WSGI file the python3 package links into dist-packages.
+        depends = [f"{venv} {exact}", f"python3-{project} {exact}", "adduser", "${misc:Depends}"]
         if model.has_rootwrap:
             depends.append("sudo")
         summary = f"OpenStack {project} - common files"
