@@ -45,7 +45,7 @@ step apt-trusts-repository ok "signed-by $KEY"
 inventory >/tmp/before
 
 if [ -n "$PREVIOUS" ]; then
-    if apt_get install $PREVIOUS; then step install-previous ok "$PREVIOUS"; else step install-previous fail; fi
+    if apt_get install $PREVIOUS; then step install-previous ok "$(echo "$PREVIOUS" | wc -w) packages"; else step install-previous fail; fi
     # An operator edits the config the packages created; the upgrade must keep the edit.
     inventory >/tmp/installed
     comm -13 /tmp/before /tmp/installed | grep -E '^/etc/.*\.(conf|ini|yaml)$' >/tmp/configs || true
