@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import timing
+from debian.debian_support import Version
 
 STOCK_RULES = """#!/usr/bin/make -f
 export PIP_CONFIG_FILE = /dev/null
@@ -97,44 +98,55 @@ def main() -> None:
     parser.add_argument("--dist", default="bookworm")
     options = parser.parse_args()
     src = options.workdir.absolute() / "src" / f"{options.dist}-{options.series}"
-    dsc = sorted(src.glob(f"venv-{options.project}_*.dsc"))[-1]
+    # Newest by Debian version: a plain sort puts revision 10 before 9.
+    dsc = max(
+        src.glob(f"venv-{options.project}_*.dsc"), key=lambda p: Version(p.stem.split("_")[1])
+    )
     scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-build-"))
-    # The requirements package is a Build-Depends of both builds.
-    state = options.workdir.absolute() / "debs" / f"{options.dist}-{options.series}" / "state.json"
-    requirements_deb = json.loads(state.read_text())["result"]["deb"]
-    subprocess.run(
-        ["apt-get", "install", "-y", "--allow-downgrades", requirements_deb],
-        check=True,
-        capture_output=True,
-        env=ENV,
-    )
-    ours_time, ours = build(dsc, scratch / "ours", False, options.project)
-    stock_time, stock = build(dsc, scratch / "stock", True, options.project)
-    tool = f"{options.project}-manage"
-    subprocess.run(
-        ["apt-get", "install", "-y", "--allow-downgrades", ours],
-        check=True,
-        capture_output=True,
-        env=ENV,
-    )
-    wheelhouse = options.workdir.absolute() / "wheelhouse" / f"{options.series}-{options.dist}"
-    lock = Path(f"/opt/venvs/{options.project}/share/venvpkg/requirements.lock")
-    sdist = next(src.glob(f"venv-{options.project}_*.orig.tar.gz"))
-    venv = pip_venv(scratch, wheelhouse, lock, sdist, "/usr/bin/python3")
-    packaged, piped = startup(
-        [f"/opt/venvs/{options.project}/bin/{tool}", "--help"], [str(venv / "bin" / tool), "--help"]
-    )
-    subprocess.run(["dpkg", "--purge", f"venv-{options.project}"], capture_output=True)
-    print(f"venv-{options.project} from {dsc.name}")
-    print(f"build, venvpkg recipe   {ours_time:7.1f} s   {ours.stat().st_size / 1e6:6.1f} MB")
-    print(f"build, stock            {stock_time:7.1f} s   {stock.stat().st_size / 1e6:6.1f} MB")
-    print(f"  ratio build time      {ours_time / stock_time:7.2f}  (target <= 0.3)")
-    size_ratio = ours.stat().st_size / stock.stat().st_size
-    print(f"  ratio .deb size       {size_ratio:7.2f}  (target <= 1.0)")
-    print(f"{tool} --help, package  {packaged * 1000:7.0f} ms")
-    print(f"{tool} --help, pip venv {piped * 1000:7.0f} ms")
-    print(f"  ratio start-up        {packaged / piped:7.2f}  (target <= 1.1)")
-    shutil.rmtree(scratch, ignore_errors=True)
+    # A failed run must not leave half a gigabyte of build trees behind.
+    try:
+        # The requirements package is a Build-Depends of both builds.
+        state = (
+            options.workdir.absolute() / "debs" / f"{options.dist}-{options.series}" / "state.json"
+        )
+        requirements_deb = json.loads(state.read_text())["result"]["deb"]
+        subprocess.run(
+            ["apt-get", "install", "-y", "--allow-downgrades", requirements_deb],
+            check=True,
+            capture_output=True,
+            env=ENV,
+        )
+        ours_time, ours = build(dsc, scratch / "ours", False, options.project)
+        stock_time, stock = build(dsc, scratch / "stock", True, options.project)
+        tool = f"{options.project}-manage"
+        subprocess.run(
+            ["apt-get", "install", "-y", "--allow-downgrades", ours],
+            check=True,
+            capture_output=True,
+            env=ENV,
+        )
+        wheelhouse = options.workdir.absolute() / "wheelhouse" / f"{options.series}-{options.dist}"
+        lock = Path(f"/opt/venvs/{options.project}/share/venvpkg/requirements.lock")
+        sdist = next(src.glob(f"venv-{options.project}_*.orig.tar.gz"))
+        venv = pip_venv(scratch, wheelhouse, lock, sdist, "/usr/bin/python3")
+        packaged, piped = startup(
+            [f"/opt/venvs/{options.project}/bin/{tool}", "--help"],
+            [str(venv / "bin" / tool), "--help"],
+        )
+        # Leave the host as it was: the next benchmark or test installs its own.
+        package = json.loads(state.read_text())["result"]["package"]
+        subprocess.run(["dpkg", "--purge", f"venv-{options.project}", package], capture_output=True)
+        print(f"venv-{options.project} from {dsc.name}")
+        print(f"build, venvpkg recipe   {ours_time:7.1f} s   {ours.stat().st_size / 1e6:6.1f} MB")
+        print(f"build, stock            {stock_time:7.1f} s   {stock.stat().st_size / 1e6:6.1f} MB")
+        print(f"  ratio build time      {ours_time / stock_time:7.2f}  (target <= 0.3)")
+        size_ratio = ours.stat().st_size / stock.stat().st_size
+        print(f"  ratio .deb size       {size_ratio:7.2f}  (target <= 1.0)")
+        print(f"{tool} --help, package  {packaged * 1000:7.0f} ms")
+        print(f"{tool} --help, pip venv {piped * 1000:7.0f} ms")
+        print(f"  ratio start-up        {packaged / piped:7.2f}  (target <= 1.1)")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
