@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -127,11 +128,13 @@ def test_package_ships_wheels_unchanged_and_installs_offline(
     assert out.split() == ["5", "a1"]
 
 
-def test_package_is_lintian_clean(released: Path) -> None:
+def test_package_is_lintian_clean(released: Path, tmp_path: Path) -> None:
+    # lintian leaves an mldbm-elf-* file in TMPDIR on every run.
     result = subprocess.run(
         ["lintian", "--fail-on", "error,warning", str(_deb(released))],
         capture_output=True,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
