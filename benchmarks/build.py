@@ -109,9 +109,9 @@ def main() -> None:
         state = (
             options.workdir.absolute() / "debs" / f"{options.dist}-{options.series}" / "state.json"
         )
-        requirements_deb = json.loads(state.read_text())["result"]["deb"]
+        requirements = json.loads(state.read_text())["result"]
         subprocess.run(
-            ["apt-get", "install", "-y", "--allow-downgrades", requirements_deb],
+            ["apt-get", "install", "-y", "--allow-downgrades", requirements["deb"]],
             check=True,
             capture_output=True,
             env=ENV,
@@ -134,8 +134,10 @@ def main() -> None:
             [str(venv / "bin" / tool), "--help"],
         )
         # Leave the host as it was: the next benchmark or test installs its own.
-        package = json.loads(state.read_text())["result"]["package"]
-        subprocess.run(["dpkg", "--purge", f"venv-{options.project}", package], capture_output=True)
+        subprocess.run(
+            ["dpkg", "--purge", f"venv-{options.project}", requirements["package"]],
+            capture_output=True,
+        )
         print(f"venv-{options.project} from {dsc.name}")
         print(f"build, venvpkg recipe   {ours_time:7.1f} s   {ours.stat().st_size / 1e6:6.1f} MB")
         print(f"build, stock            {stock_time:7.1f} s   {stock.stat().st_size / 1e6:6.1f} MB")

@@ -96,7 +96,10 @@ def run_tests(
             "publish them first: venvpkg publish",
         )
     binaries = {e.name: e.version for e in staging if e.arch != "source"}
-    sources = {e.name: e.version for e in staging if e.arch == "source"}
+    # The tests come from the published .dsc: what staging holds, whatever the work
+    # directory has since been debianized to.
+    dscs = sorted((e for e in staging if e.arch == "source"), key=lambda e: e.name)
+    sources = {e.name: e.version for e in dscs}
     production = {e.name: e.version for e in held if e.name in binaries and e.arch != "source"}
     result = TestResult(dist, series, binaries, production)
     began = time.monotonic()
@@ -105,9 +108,7 @@ def run_tests(
     test_root = chroot.ensure(dist, settings, display, "test")
     display.info(f"testing {len(binaries)} packages from {staging_name} in a clean {dist}")
     result.steps += _lifecycle(repo, test_root, staging_name, production_name, result, log)
-    # The tests come from the published .dsc: what staging holds, whatever the work
-    # directory has since been debianized to.
-    for entry in sorted((e for e in staging if e.arch == "source"), key=lambda e: e.name):
+    for entry in dscs:
         dsc = repo.root / entry.path
         result.steps.append(_autopkgtest(settings, repo, test_root, staging_name, dsc, log))
     result.seconds = time.monotonic() - began

@@ -101,7 +101,6 @@ class PipelineResult:
     published: publish.PublishResult | None = None
     tests: check.TestResult | None = None
     tests_cached: bool = False
-    promoted: publish.PromoteResult | None = None
     # (package, version) in production after the run, promoted now or by an earlier run.
     production: set[tuple[str, str]] = field(default_factory=set)
     report: Path | None = None
@@ -134,7 +133,7 @@ def run(
     with _timed(result, "publish"):
         result.published = publish.publish(settings, display, dist, series_id)
     with _timed(result, "test"):
-        staged = _listed(settings, display, (dist, series_id, "staging"), projects)
+        staged = _listed(settings, display, dist, series_id, "staging", projects)
         if staged and staged <= check.passed_versions(settings.workdir, dist, series_id):
             result.tests_cached = True
         else:
@@ -142,8 +141,8 @@ def run(
     with _timed(result, "promote"):
         passed = check.passed_versions(settings.workdir, dist, series_id)
         if result.tests_cached or (result.tests and result.tests.passed):
-            result.promoted = publish.promote(settings, display, dist, series_id, passed)
-        result.production = _listed(settings, display, (dist, series_id, "production"), projects)
+            publish.promote(settings, display, dist, series_id, passed)
+        result.production = _listed(settings, display, dist, series_id, "production", projects)
     result.report = report.write(settings, display)
     return result
 
@@ -176,12 +175,14 @@ def _release(
 def _listed(
     settings: Settings,
     display: Display,
-    codename: tuple[str, str, str],
+    dist: str,
+    series_id: str,
+    suite: str,
     projects: list[str],
 ) -> set[tuple[str, str]]:
-    """(package, version) of the projects' packages in a codename (dist, series, flavour)."""
+    """(package, version) of the projects' packages in one suite (staging or production)."""
     repo = publish.open_repository(settings, display)
     with repo.lock(display):
-        entries = publish.listing(repo, repo.codename(*codename)).values()
+        entries = publish.listing(repo, repo.codename(dist, series_id, suite)).values()
     wanted = {f"venv-{p}" for p in projects}
     return {(e.name, e.version) for e in entries if e.source in wanted}
