@@ -356,7 +356,17 @@ def enter(
     ]
     clean = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
     clean.update({"DEBIAN_FRONTEND": "noninteractive", **_host_network(root), **(env or {})})
-    wrapped = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", "\n".join(script), "sh"]
+    wrapped = [
+        "unshare",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child=SIGTERM",
+        "sh",
+        "-c",
+        "\n".join(script),
+        "sh",
+    ]
     wrapped += ["env", "-i", *(f"{k}={v}" for k, v in sorted(clean.items())), *command]
     if log is not None:
         runner.run(wrapped, log=log, timeout=7200)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -19,6 +21,7 @@ from venvpkg import (
     pipeline,
     publish,
     report,
+    runner,
     series,
     targets,
 )
@@ -490,6 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     display = Display(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
+    _stop_on_termination()
     try:
         settings = load_settings(_flags(args))
         handler: Handler = args.handler
@@ -502,6 +506,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "venvpkg: interrupted; nothing half-written was kept, re-run to finish", file=sys.stderr
         )
         return 130
+
+
+def _stop_on_termination() -> None:
+    """SIGTERM and SIGHUP end a run the way Ctrl-C does: children stopped, nothing
+    half-written kept. Python's default would die at once and orphan them."""
+
+    def stop(number: int, _frame: object) -> None:
+        signal.signal(number, signal.SIG_IGN)
+        runner.stop_all()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, stop)
 
 
 def _print_error(error: VenvpkgError, debug: bool) -> None:

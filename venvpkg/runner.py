@@ -6,14 +6,18 @@ output and the log path, so the user sees why without wading through the whole l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import psutil
 import sh
 
 from venvpkg.errors import CommandFailed, ToolMissing
@@ -37,6 +41,11 @@ APT_PACKAGES = {
 }
 
 TAIL_LINES = 60
+
+# Commands running now, from any thread: a SIGTERM reaches only the main thread, which
+# must stop what the worker threads started too.
+_LIVE: dict[int, sh.RunningCommand] = {}
+_LIVE_LOCK = threading.RLock()
 
 
 def tool_path(program: str) -> str:
@@ -101,16 +110,20 @@ def run(
         stream.flush()
         start = stream.tell()
         began = time.monotonic()
+        process = program(
+            *args[1:],
+            _out=stream,
+            _err_to_out=True,
+            _cwd=os.fspath(cwd) if cwd else None,
+            _env=dict(env) if env is not None else dict(os.environ),
+            _in=None,
+            _bg=True,
+            _bg_exc=False,
+        )
+        with _LIVE_LOCK:
+            _LIVE[id(process)] = process
         try:
-            program(
-                *args[1:],
-                _out=stream,
-                _err_to_out=True,
-                _cwd=os.fspath(cwd) if cwd else None,
-                _env=dict(env) if env is not None else dict(os.environ),
-                _timeout=timeout,
-                _in=None,
-            )
+            process.wait(timeout=timeout)
         except sh.ErrorReturnCode as error:
             stream.flush()
             tail = _tail(log, start)
@@ -118,14 +131,64 @@ def run(
             name = os.path.basename(args[0])
             raise CommandFailed(f"{name} failed (exit {error.exit_code})", log, tail) from None
         except sh.TimeoutException:
+            stop_tree(process)
             raise CommandFailed(
                 f"{os.path.basename(args[0])} timed out after {timeout}s", log, _tail(log, start)
             ) from None
+        except BaseException:
+            stop_tree(process)
+            raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.pop(id(process), None)
         end = stream.tell()
         stream.write(f"# ok in {time.monotonic() - began:.1f}s\n".encode())
     with log.open("rb") as stream:
         stream.seek(start)
         return stream.read(end - start).decode("utf-8", "replace")
+
+
+def stop_tree(process: sh.RunningCommand, grace: float = 10.0) -> None:
+    """Stop a command and every process it started: SIGTERM, then SIGKILL after `grace`.
+
+    Killing the command alone orphans its children: pip's build backend and gcc, or
+    sbuild's chroot session, would run on and hold files we are about to remove. The
+    SIGTERM first lets sbuild and dpkg clean up after themselves.
+    """
+    try:
+        tree = psutil.Process(process.pid).children(recursive=True)
+        process.signal(signal.SIGTERM)
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        tree = []
+    for child in tree:
+        _signal(child, signal.SIGTERM)
+    _wait(process, grace)
+    _gone, alive = psutil.wait_procs(tree, timeout=grace)
+    for child in alive:
+        _signal(child, signal.SIGKILL)
+    if process.is_alive():
+        with contextlib.suppress(ProcessLookupError):
+            process.signal(signal.SIGKILL)
+    _wait(process, None)
+
+
+def stop_all() -> None:
+    """Stop every command still running, whichever thread started it."""
+    with _LIVE_LOCK:
+        running = list(_LIVE.values())
+    for process in running:
+        stop_tree(process)
+
+
+def _signal(child: psutil.Process, number: int) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        child.send_signal(number)
+
+
+def _wait(process: sh.RunningCommand, timeout: float | None) -> None:
+    # sh reaps the command; psutil must not, or sh would wait for a pid that is gone.
+    with contextlib.suppress(sh.ErrorReturnCode, sh.TimeoutException):
+        process.wait(timeout=timeout)
 
 
 def capture(

@@ -1,0 +1,87 @@
+"""runner with real processes: what a timed-out or interrupted command leaves behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from venvpkg import runner
+from venvpkg.errors import CommandFailed
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_timed_out_command_takes_its_children_with_it(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    # The grandchild ignores nothing and outlives its parent unless someone stops it,
+    # as gcc under pip's build backend would.
+    script = f"sleep 300 & echo $! > {pidfile}; wait"
+    began = time.monotonic()
+    with pytest.raises(CommandFailed, match="timed out after 1"):
+        runner.run(["sh", "-c", script], log=tmp_path / "log", timeout=1)
+    assert time.monotonic() - began < 15
+    grandchild = int(pidfile.read_text())
+    assert not _running(grandchild), "the timed-out command's child is still running"
+
+
+def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "stubborn.pid"
+    script = f"sh -c 'trap \"\" TERM; echo $$ > {pidfile}; sleep 300' & wait"
+    with pytest.raises(CommandFailed, match="timed out"):
+        runner.run(["sh", "-c", script], log=tmp_path / "log", timeout=1)
+    assert not _running(int(pidfile.read_text()))
+
+
+def test_output_and_exit_status_still_reach_the_caller(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    assert runner.run(["sh", "-c", "echo hello"], log=log) == "hello\n"
+    with pytest.raises(CommandFailed, match=r"exit 3") as failed:
+        runner.run(["sh", "-c", "echo why >&2; exit 3"], log=log, timeout=30)
+    assert "why" in failed.value.tail
+    assert "# exit 3" in log.read_text()
+
+
+WORKER_SCRIPT = """
+import sys, threading
+from pathlib import Path
+from venvpkg import cli, runner
+
+cli._stop_on_termination()
+log = Path(sys.argv[1]) / "log"
+command = ["sh", "-c", f"sleep 300 & echo $! > {sys.argv[1]}/sleep.pid; wait"]
+worker = threading.Thread(target=runner.run, args=(command,), kwargs={"log": log}, daemon=True)
+worker.start()
+try:
+    worker.join()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_sigterm_stops_what_worker_threads_started(tmp_path: Path) -> None:
+    # A SIGTERM reaches only venvpkg's main thread; the parallel builds run in workers.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT, str(tmp_path)], env=env, stdout=subprocess.PIPE
+    )
+    pidfile = tmp_path / "sleep.pid"
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child.send_signal(signal.SIGTERM)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 130 and out == b"interrupted\n"
+    assert not _running(int(pidfile.read_text()))
