@@ -166,6 +166,8 @@ def stop_tree(process: sh.RunningCommand, grace: float = 10.0) -> None:
     _gone, alive = psutil.wait_procs(tree, timeout=grace)
     for child in alive:
         _signal(child, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: return only once they are gone.
+    psutil.wait_procs(alive, timeout=grace)
     if process.is_alive():
         with contextlib.suppress(ProcessLookupError):
             process.signal(signal.SIGKILL)
