@@ -206,7 +206,14 @@ def capture(
     args = [os.fspath(part) for part in command]
     program = sh.Command(tool_path(args[0]))
     try:
-        result = program(*args[1:], _cwd=os.fspath(cwd) if cwd else None, _ok_code=list(ok_codes))
+        # sh gives stdout a pseudo-terminal by default: git then pages through less and
+        # other programs may add colours, so the data would come back wrapped in escapes.
+        result = program(
+            *args[1:],
+            _cwd=os.fspath(cwd) if cwd else None,
+            _ok_code=list(ok_codes),
+            _tty_out=False,
+        )
         return str(result)
     except sh.ErrorReturnCode as error:
         detail = error.stderr.decode("utf-8", "replace").strip().splitlines()

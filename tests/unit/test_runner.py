@@ -86,3 +86,9 @@ def test_sigterm_stops_what_worker_threads_started(tmp_path: Path) -> None:
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 130 and out == b"interrupted\n"
     assert not _running(int(pidfile.read_text()))
+
+
+def test_captured_output_is_plain_data_not_terminal_output() -> None:
+    # On a terminal, git pages through less and wraps the answer in escape codes.
+    out = runner.capture(["sh", "-c", "test -t 1 && echo terminal || echo pipe; printf 'a\\nb\\n'"])
+    assert out == "pipe\na\nb\n"
