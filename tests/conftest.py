@@ -92,7 +92,11 @@ def venvpkg(
     if index:
         command += ["--index-url", index]
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VENVPKG_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PIP_", "VENVPKG_")) and k != "SOURCE_DATE_EPOCH"
+        },
         **(env or {}),
     }
     result = subprocess.run(

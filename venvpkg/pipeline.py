@@ -51,6 +51,13 @@ def plan_release(
         )
     )
     display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
+    if data.dated_by == "newest file":
+        display.warn(
+            f"{data.origin} has no commit; dated {data.commit_date} by its newest file, which "
+            "a copy changes (and with it the wheels' digests): set SOURCE_DATE_EPOCH to fix it"
+        )
+    elif data.dated_by != "commit":
+        display.info(f"dated {data.commit_date} by {data.dated_by}")
     return make_plan(
         chosen,
         target,

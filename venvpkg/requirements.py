@@ -6,6 +6,7 @@ The data comes from the copy bundled with venvpkg, a local checkout, or a git UR
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ class RequirementsData:
     denylist: str
     build_constraints: str
     bindep: str
+    # Where commit_date came from, when it is not a commit: it dates the wheels
+    # (SOURCE_DATE_EPOCH) and the package version, so the user should know.
+    dated_by: str = "commit"
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -122,7 +126,9 @@ def parse_requirement_lines(text: str, origin: str) -> list[Requirement]:
     return found
 
 
-def _read_dir(directory: Path, origin: str, ref: str, commit_date: str) -> RequirementsData:
+def _read_dir(
+    directory: Path, origin: str, ref: str, commit_date: str, dated_by: str = "commit"
+) -> RequirementsData:
     def read(*names: str) -> str:
         for name in names:
             path = directory / name
@@ -143,6 +149,7 @@ def _read_dir(directory: Path, origin: str, ref: str, commit_date: str) -> Requi
         read(*DENYLIST_NAMES),
         read("build-constraints.txt"),
         read("bindep.txt"),
+        dated_by,
     )
 
 
@@ -159,7 +166,10 @@ def load(series: Series, source: str | None, workdir: Path) -> RequirementsData:
         return bundled(series)
     path = Path(source)
     if path.is_dir():
-        return _read_dir(path, str(path), "local", _git_date(path) or _mtime_date(path))
+        git_date = _git_date(path)
+        if git_date:
+            return _read_dir(path, str(path), "local", git_date)
+        return _read_dir(path, str(path), "local", *_plain_dir_date(path))
     if "://" in source or source.startswith("git@"):
         return _from_git(series, source, workdir)
     raise UsageError(
@@ -168,8 +178,25 @@ def load(series: Series, source: str | None, workdir: Path) -> RequirementsData:
     )
 
 
+def _plain_dir_date(path: Path) -> tuple[str, str]:
+    """A directory without a commit is dated by SOURCE_DATE_EPOCH, else by its newest file.
+
+    The newest file's day changes whenever the directory is copied, and with it every
+    compiled wheel's digest; SOURCE_DATE_EPOCH is the reproducible-builds way to pin it.
+    """
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value is None:
+        return _mtime_date(path), "newest file"
+    if not value.isdigit():
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds since 1970",
+            "set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(date -d 2025-09-01 +%s), or unset it",
+        )
+    return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d"), "SOURCE_DATE_EPOCH"
+
+
 def _mtime_date(path: Path) -> str:
-    """For a plain directory: the day its newest file changed (YYYY-MM-DD, UTC)."""
+    """The day the directory's newest file changed (YYYY-MM-DD, UTC)."""
     newest = max((p.stat().st_mtime for p in path.iterdir() if p.is_file()), default=0.0)
     return datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d")
 

@@ -32,9 +32,10 @@ def released(index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _normalised(text: str) -> str:
-    """The requirements package version carries the day it was packed; a compiled
-    wheel's digest depends on the host's compiler and Python headers (a bookworm
-    security update changed it), so digests are checked against the wheels instead."""
+    """The requirements package version carries the test data's date, and so does the
+    compiled fixture wheel's digest (the data are a plain directory, dated by its newest
+    file: the day of the checkout), along with the host's compiler, so digests are checked
+    against the wheels instead."""
     text = re.sub(r"http://127\.0\.0\.1:\d+/simple/", "INDEX", text)
     text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:DIGEST", text)
     return re.sub(r"\d{8}\.\d+\+deb12", "DATE.N+deb12", text)

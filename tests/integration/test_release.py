@@ -186,7 +186,7 @@ def test_bumped_pin_refetches_only_that_pin(released: Path, index_url: str, tmp_
 def test_projects_limit_the_wheelhouse_to_their_closure(
     index_url: str, requirements_dir: Path, tmp_path: Path
 ) -> None:
-    venvpkg(
+    result = venvpkg(
         "release",
         SERIES,
         "--requirements",
@@ -196,10 +196,40 @@ def test_projects_limit_the_wheelhouse_to_their_closure(
         workdir=tmp_path,
         index=index_url,
     )
+    assert "set SOURCE_DATE_EPOCH" in result.stderr  # a plain directory has no commit date
     names = {p.name.split("-")[0] for p in (tmp_path / WHEELHOUSE).glob("*.whl")}
     assert names == {"fixlib_a", "fixlib_b", "fixlib_c", "fixlib_transitive", "fixture_backend"}
     meta = json.loads((tmp_path / WHEELHOUSE / "wheelhouse.json").read_text())
     assert meta["projects"] == ["fixproj==1.0"]
+
+
+def test_copies_of_a_plain_directory_give_the_same_wheels_under_source_date_epoch(
+    index_url: str, tmp_path: Path
+) -> None:
+    """A copy made on another day must not change a compiled wheel's digest."""
+    locks, versions = [], []
+    for copy, day in (("first", 1764000000), ("second", 1764600000)):
+        requirements = tmp_path / copy / "requirements"
+        shutil.copytree(DATA / "requirements-2025.2", requirements)
+        for file in requirements.iterdir():
+            os.utime(file, (day, day))
+        result = venvpkg(
+            "release",
+            SERIES,
+            "--requirements",
+            str(requirements),
+            "--projects",
+            "fixproj==1.0",
+            workdir=tmp_path / copy / "work",
+            index=index_url,
+            env={"SOURCE_DATE_EPOCH": "1756684800"},
+        )
+        assert "warning" not in result.stderr
+        locks.append(_lock(tmp_path / copy / "work" / WHEELHOUSE / "requirements.lock"))
+        versions.append(_deb(tmp_path / copy / "work").name.split("_")[1])
+    assert "fixlib-c" in locks[0]  # the compiled one, whose zip carries the date
+    assert locks[0] == locks[1]
+    assert versions[0] == versions[1] and versions[0].startswith("20250901.")
 
 
 def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from packaging.version import Version
 
 from venvpkg import requirements, targets
-from venvpkg.errors import DataError
+from venvpkg.errors import DataError, UsageError
+from venvpkg.series import lookup
 
 BOOKWORM = targets.lookup("bookworm")
 
@@ -50,3 +56,67 @@ def test_bundled_data_for_every_series_parses() -> None:
         data = requirements.bundled(each)
         pins = requirements.parse_constraints(data.upper_constraints, each.id, BOOKWORM)
         assert len(pins) > 300, each.id
+
+
+def _plain_copy(tmp_path: Path, name: str, day: str) -> Path:
+    """A copy of a requirements branch whose files last changed on `day`."""
+    directory = tmp_path / name
+    directory.mkdir()
+    (directory / "upper-constraints.txt").write_text("pbr===6.1.1\n")
+    stamp = datetime.strptime(day, "%Y-%m-%d").replace(hour=12, tzinfo=UTC).timestamp()
+    os.utime(directory / "upper-constraints.txt", (stamp, stamp))
+    return directory
+
+
+def test_a_plain_directory_is_dated_by_its_newest_file_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    data = requirements.load(
+        lookup("2025.2"), str(_plain_copy(tmp_path, "a", "2026-03-04")), tmp_path
+    )
+    assert (data.commit_date, data.dated_by) == ("2026-03-04", "newest file")
+
+
+def test_source_date_epoch_dates_copies_made_on_different_days_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1756684800")  # 2025-09-01 00:00 UTC
+    first = requirements.load(
+        lookup("2025.2"), str(_plain_copy(tmp_path, "a", "2026-03-04")), tmp_path
+    )
+    second = requirements.load(
+        lookup("2025.2"), str(_plain_copy(tmp_path, "b", "2026-11-30")), tmp_path
+    )
+    assert first.commit_date == second.commit_date == "2025-09-01"
+    assert first.dated_by == "SOURCE_DATE_EPOCH"
+
+
+def test_a_malformed_source_date_epoch_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "2025-09-01")
+    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH='2025-09-01' is not a number"):
+        requirements.load(lookup("2025.2"), str(_plain_copy(tmp_path, "a", "2026-03-04")), tmp_path)
+
+
+def test_a_git_checkout_keeps_its_commit_date_whatever_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout = _plain_copy(tmp_path, "a", "2026-03-04")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GIT_COMMITTER_DATE": "2025-08-28T10:00:00Z",
+        "GIT_AUTHOR_DATE": "2025-08-28T10:00:00Z",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "."],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pins"],
+    ):
+        subprocess.run(command, cwd=checkout, env=env, check=True)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1756684800")
+    data = requirements.load(lookup("2025.2"), str(checkout), tmp_path)
+    assert (data.commit_date, data.dated_by) == ("2025-08-28", "commit")
