@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 import sh
@@ -155,23 +156,54 @@ def stop_tree(process: sh.RunningCommand, grace: float = 10.0) -> None:
     sbuild's chroot session, would run on and hold files we are about to remove. The
     SIGTERM first lets sbuild and dpkg clean up after themselves.
     """
+    _stop_tree(_ShCommand(process), grace)
+
+
+class _ShCommand:
+    """An sh command seen through Popen's names, so both stop the same way."""
+
+    def __init__(self, process: sh.RunningCommand) -> None:
+        self.process = process
+        self.pid = process.pid
+
+    def send_signal(self, number: int) -> None:
+        # sh reaps the command, so a finished one's pid may already be someone else's.
+        if self.process.is_alive():
+            self.process.signal(number)
+
+    def wait(self, timeout: float | None) -> None:
+        # sh reaps the command; psutil must not, or sh would wait for a pid that is gone.
+        with contextlib.suppress(sh.ErrorReturnCode, sh.TimeoutException):
+            self.process.wait(timeout=timeout)
+
+
+class _Waitable(Protocol):
+    pid: int
+
+    def send_signal(self, number: int) -> None: ...
+
+    def wait(self, timeout: float | None) -> object: ...
+
+
+def _stop_tree(process: _Waitable, grace: float) -> None:
     try:
         tree = psutil.Process(process.pid).children(recursive=True)
-        process.signal(signal.SIGTERM)
-    except (psutil.NoSuchProcess, ProcessLookupError):
+    except psutil.NoSuchProcess:
         tree = []
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
     for child in tree:
         _signal(child, signal.SIGTERM)
-    _wait(process, grace)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace)
     _gone, alive = psutil.wait_procs(tree, timeout=grace)
     for child in alive:
         _signal(child, signal.SIGKILL)
     # SIGKILL is delivered asynchronously: return only once they are gone.
     psutil.wait_procs(alive, timeout=grace)
-    if process.is_alive():
-        with contextlib.suppress(ProcessLookupError):
-            process.signal(signal.SIGKILL)
-    _wait(process, None)
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGKILL)
+    process.wait(None)
 
 
 def stop_all() -> None:
@@ -185,12 +217,6 @@ def stop_all() -> None:
 def _signal(child: psutil.Process, number: int) -> None:
     with contextlib.suppress(psutil.NoSuchProcess):
         child.send_signal(number)
-
-
-def _wait(process: sh.RunningCommand, timeout: float | None) -> None:
-    # sh reaps the command; psutil must not, or sh would wait for a pid that is gone.
-    with contextlib.suppress(sh.ErrorReturnCode, sh.TimeoutException):
-        process.wait(timeout=timeout)
 
 
 def capture(
@@ -241,4 +267,11 @@ def capture_bytes(command: Sequence[str | os.PathLike[str]]) -> bytes:
 def passthrough(command: Sequence[str | os.PathLike[str]]) -> int:
     """Run a command on our own terminal (a nested venvpkg with its own display)."""
     args = [tool_path(os.fspath(command[0])), *(os.fspath(part) for part in command[1:])]
-    return subprocess.run(args, check=False).returncode
+    process = subprocess.Popen(args)
+    try:
+        return process.wait()
+    except BaseException:
+        # subprocess.run would SIGKILL it at once; a nested venvpkg needs its SIGTERM to
+        # stop its own commands and drop what it half-wrote, and we must wait for that.
+        _stop_tree(process, 10.0)
+        raise

@@ -92,3 +92,43 @@ def test_captured_output_is_plain_data_not_terminal_output() -> None:
     # On a terminal, git pages through less and wraps the answer in escape codes.
     out = runner.capture(["sh", "-c", "test -t 1 && echo terminal || echo pipe; printf 'a\\nb\\n'"])
     assert out == "pipe\na\nb\n"
+
+
+PASSTHROUGH_SCRIPT = """
+import sys
+from venvpkg import cli, runner
+
+cli._stop_on_termination()
+here = sys.argv[1]
+# Like a nested venvpkg: on SIGTERM it takes a moment to drop what it half-wrote.
+nested = (
+    f"trap 'sleep 1; echo done > {here}/cleaned; exit 143' TERM; "
+    f"sleep 300 & echo $! > {here}/sleep.pid; echo $$ > {here}/nested.pid; wait"
+)
+try:
+    runner.passthrough(["sh", "-c", nested])
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_sigterm_lets_a_passthrough_command_clean_up_and_waits_for_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", PASSTHROUGH_SCRIPT, str(tmp_path)], env=env, stdout=subprocess.PIPE
+    )
+    pidfile = tmp_path / "nested.pid"
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child.send_signal(signal.SIGTERM)
+    try:
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and out == b"interrupted\n"
+    # Finished before we returned: its clean-up ran, and nothing it started is left.
+    assert (tmp_path / "cleaned").read_text() == "done\n"
+    assert not _running(int(pidfile.read_text()))
+    assert not _running(int((tmp_path / "sleep.pid").read_text()))
