@@ -420,5 +420,13 @@ def _pip_env() -> dict[str, str]:
 def run_venvpkg(root: Path, arguments: list[str], settings: Settings, binds: Sequence[Path]) -> int:
     """venvpkg itself, run inside the chroot on the same workdir; its output is ours."""
     command = [f"{INSIDE_VENV}/bin/python", "-m", "venvpkg", *arguments]
-    env = {**_pip_env(), "PYTHONPATH": INSIDE_SOURCE, "TERM": os.environ.get("TERM", "dumb")}
-    return enter(root, command, binds=[settings.workdir, *binds], env=env)
+    return enter(root, command, binds=[settings.workdir, *binds], env=venvpkg_env(os.environ))
+
+
+def venvpkg_env(outside: Mapping[str, str]) -> dict[str, str]:
+    """What the venvpkg inside the chroot takes from ours; the rest of the chroot is clean."""
+    env = {**_pip_env(), "PYTHONPATH": INSIDE_SOURCE, "TERM": outside.get("TERM", "dumb")}
+    # It dates a plain --requirements directory; inside, the same date must be seen.
+    if "SOURCE_DATE_EPOCH" in outside:
+        env["SOURCE_DATE_EPOCH"] = outside["SOURCE_DATE_EPOCH"]
+    return env

@@ -198,3 +198,12 @@ def test_a_source_control_file_without_fields_is_refused(tmp_path: Path) -> None
     dsc.write_text("garbage\n")
     with pytest.raises(DataError, match="not a Debian source control file"):
         publish.dsc_fields(dsc)
+
+
+def test_venvpkg_in_a_chroot_sees_our_source_date_epoch_and_no_pip_config() -> None:
+    outside = {"SOURCE_DATE_EPOCH": "1756684800", "PIP_FIND_LINKS": "/wheels", "HOME": "/root"}
+    inside = chroot.venvpkg_env(outside)
+    assert inside["SOURCE_DATE_EPOCH"] == "1756684800"
+    assert inside["PIP_CONFIG_FILE"] == "/dev/null"
+    assert "PIP_FIND_LINKS" not in inside and "HOME" not in inside
+    assert "SOURCE_DATE_EPOCH" not in chroot.venvpkg_env({})
