@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from venvpkg import runner
+from venvpkg import gitspec, runner
 from venvpkg.errors import CommandFailed, DataError, UsageError, VenvpkgError
 from venvpkg.series import Series
 from venvpkg.targets import Target
@@ -170,8 +170,10 @@ def load(series: Series, source: str | None, workdir: Path) -> RequirementsData:
         if git_date:
             return _read_dir(path, str(path), "local", git_date)
         return _read_dir(path, str(path), "local", *_plain_dir_date(path))
-    if "://" in source or source.startswith("git@"):
-        return _from_git(series, source, workdir)
+    git = gitspec.parse(source)
+    if git:
+        url, ref = git
+        return _from_git(url, ref or series.ref, workdir)
     raise UsageError(
         f"cannot read --requirements {source}",
         "give a checkout directory or a git URL[@REF]",
@@ -211,9 +213,7 @@ def _git_date(path: Path) -> str | None:
     return out.strip() or None
 
 
-def _from_git(series: Series, source: str, workdir: Path) -> RequirementsData:
-    url, _, ref = source.rpartition("@") if re.search(r"@[^/:]+$", source) else (source, "", "")
-    ref = ref or series.ref
+def _from_git(url: str, ref: str, workdir: Path) -> RequirementsData:
     checkout = workdir / "requirements" / hashlib.sha256(f"{url}@{ref}".encode()).hexdigest()[:16]
     log = workdir / "logs" / "requirements-git.log"
     if not checkout.exists():
@@ -224,9 +224,9 @@ def _from_git(series: Series, source: str, workdir: Path) -> RequirementsData:
                 ["git", "clone", "--quiet", "--depth", "1", "--branch", ref, url, staging], log=log
             )
         except CommandFailed as error:
-            reason = error.tail[-1] if error.tail else "git clone failed"
             raise UsageError(
-                f"cannot read --requirements {url}@{ref}: {reason}", f"see {log}"
+                f"cannot read --requirements {url}@{ref}: {gitspec.clone_failure(error)}",
+                f"see {log}",
             ) from None
         staging.rename(checkout)
     return _read_dir(checkout, f"{url}@{ref}", ref, _git_date(checkout) or _mtime_date(checkout))

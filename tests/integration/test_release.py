@@ -232,6 +232,63 @@ def test_copies_of_a_plain_directory_give_the_same_wheels_under_source_date_epoc
     assert versions[0] == versions[1] and versions[0].startswith("20250901.")
 
 
+def test_requirements_from_a_git_url_are_dated_by_their_commit(
+    index_url: str, tmp_path: Path
+) -> None:
+    origin = tmp_path / "requirements.git"
+    shutil.copytree(DATA / "requirements-2025.2", origin)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_DATE": "2025-08-28T10:00:00Z",
+        "GIT_COMMITTER_DATE": "2025-08-28T10:00:00Z",
+    }
+    for command in (
+        ["git", "init", "-q", "-b", "stable/2025.2"],
+        ["git", "add", "."],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pins"],
+    ):
+        subprocess.run(command, cwd=origin, env=env, check=True)
+    result = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        f"file://{origin}@stable/2025.2",
+        "--projects",
+        "fixproj==1.0",
+        workdir=tmp_path / "work",
+        index=index_url,
+    )
+    assert "warning" not in result.stderr
+    assert _deb(tmp_path / "work").name.split("_")[1].startswith("20250828.")
+    meta = json.loads((tmp_path / "work" / WHEELHOUSE / "wheelhouse.json").read_text())
+    assert meta["requirements"] == {
+        "origin": f"file://{origin}@stable/2025.2",
+        "ref": "stable/2025.2",
+        "date": "2025-08-28",
+    }
+
+
+def test_a_requirements_url_git_cannot_read_is_one_line_with_gits_reason(tmp_path: Path) -> None:
+    result = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        f"file://{tmp_path}/missing.git@stable/2025.2",
+        workdir=tmp_path / "work",
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"venvpkg: error: cannot read --requirements file://{tmp_path}/missing.git@stable/2025.2: "
+        f"'{tmp_path}/missing.git' does not appear to be a git repository; "
+        f"see {tmp_path}/work/logs/requirements-git.log"
+    )
+    assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "work" / "requirements").glob("*"))
+
+
 def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
     index_url: str, requirements_dir: Path, tmp_path: Path
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -15,17 +14,14 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from venvpkg import runner
-from venvpkg.errors import UsageError
+from venvpkg import gitspec, runner
+from venvpkg.errors import CommandFailed, UsageError
 from venvpkg.fetch import Index
 from venvpkg.store import Store
 
 # Left out of orig tarballs made from a working tree: VCS and build debris.
 EXCLUDED = {".git", ".tox", ".venv", "__pycache__", ".eggs", "build", "dist", ".stestr"}
 FIXED_MTIME = 1577836800  # 2020-01-01: trees have no release date; keep tarballs stable
-GIT_SPEC = re.compile(
-    r"^(?P<url>(?:https?|git|ssh|file)://.+?|[^@\s]+\.git)(?:@(?P<ref>[^@\s]+))?$"
-)
 
 
 @dataclass(frozen=True)
@@ -44,9 +40,9 @@ def obtain(
     """The project's source, by the rules of --source (None: the sdist on the index)."""
     if spec is None:
         return _from_index(pypi_name, version, index, store)
-    match = GIT_SPEC.match(spec)
-    if match and not Path(spec).exists():
-        return _from_git(match.group("url"), match.group("ref") or "HEAD", scratch)
+    git = None if Path(spec).exists() else gitspec.parse(spec)
+    if git:
+        return _from_git(git[0], git[1] or "HEAD", scratch)
     path = Path(spec)
     if path.is_dir():
         return Source(tar_tree(path, scratch / f"{pypi_name}-{version}.tar.gz"), str(path), True)
@@ -76,8 +72,14 @@ def _from_index(pypi_name: str, version: Version, index: Index, store: Store) ->
 def _from_git(url: str, ref: str, scratch: Path) -> Source:
     clone = Path(tempfile.mkdtemp(prefix="git-", dir=scratch))
     log = scratch / "git.log"
-    runner.run(["git", "clone", "--quiet", "--no-checkout", url, clone], log=log)
-    runner.run(["git", "-C", clone, "checkout", "--quiet", ref], log=log)
+    try:
+        runner.run(["git", "clone", "--quiet", "--no-checkout", url, clone], log=log)
+        runner.run(["git", "-C", clone, "checkout", "--quiet", ref], log=log)
+    except CommandFailed as error:
+        shutil.rmtree(clone, ignore_errors=True)
+        raise UsageError(
+            f"cannot read --source {url}@{ref}: {gitspec.clone_failure(error)}", f"see {log}"
+        ) from None
     commit = runner.capture(["git", "-C", clone, "rev-parse", "HEAD"]).strip()
     shutil.rmtree(clone / ".git")
     archive = tar_tree(clone, scratch / f"git-{commit[:12]}.tar.gz")
