@@ -189,12 +189,17 @@ def _plain_dir_date(path: Path) -> tuple[str, str]:
     value = os.environ.get("SOURCE_DATE_EPOCH")
     if value is None:
         return _mtime_date(path), "newest file"
-    if not value.isdigit():
+    try:
+        # ASCII digits only: str.isdigit() and int() also take "²" and other scripts' digits.
+        if not re.fullmatch(r"[0-9]+", value):
+            raise ValueError(value)
+        day = datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d")
+    except (ValueError, OverflowError, OSError):
         raise UsageError(
             f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds since 1970",
             "set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(date -d 2025-09-01 +%s), or unset it",
-        )
-    return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d"), "SOURCE_DATE_EPOCH"
+        ) from None
+    return day, "SOURCE_DATE_EPOCH"
 
 
 def _mtime_date(path: Path) -> str:

@@ -92,11 +92,12 @@ def test_source_date_epoch_dates_copies_made_on_different_days_alike(
     assert first.dated_by == "SOURCE_DATE_EPOCH"
 
 
+@pytest.mark.parametrize("value", ["2025-09-01", "²", "٣", "253402300800", "9" * 20])
 def test_a_malformed_source_date_epoch_is_one_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "2025-09-01")
-    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH='2025-09-01' is not a number"):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    with pytest.raises(UsageError, match=f"SOURCE_DATE_EPOCH='{value}' is not a number"):
         requirements.load(lookup("2025.2"), str(_plain_copy(tmp_path, "a", "2026-03-04")), tmp_path)
 
 
