@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -115,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument(
         "--projects",
         metavar="P,...",
-        default="",
         help="only the dependency closure of these projects (NAME or NAME==VERSION)",
     )
     release.add_argument(
@@ -311,7 +311,8 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
 
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen, target = series.with_target(args.series, args.target)
-    specs = [p.strip() for p in args.projects.split(",") if p.strip()]
+    # An empty item is a typo, not "everything": only leaving --projects out means that.
+    specs = [p.strip() for p in args.projects.split(",")] if args.projects is not None else []
     if not targets.host_is(target):
         flags = [
             f
@@ -497,15 +498,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(_flags(args))
         handler: Handler = args.handler
+        if handler is not cmd_series:
+            _require_workdir(settings.workdir)
         return handler(args, settings, display)
     except VenvpkgError as error:
         _print_error(error, debug)
         return error.exit_code
+    except OSError as error:
+        # The machine refused (full disk, read-only mount, permissions): say what and where.
+        if debug:
+            traceback.print_exc()
+        where = f": {error.filename}" if error.filename else ""
+        print(f"venvpkg: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "venvpkg: interrupted; nothing half-written was kept, re-run to finish", file=sys.stderr
         )
         return 130
+
+
+def _require_workdir(workdir: Path) -> None:
+    """Refuse a workdir we cannot write before any stage starts writing into it."""
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(
+            f"workdir {workdir} cannot be made: {error.strerror}",
+            "give --workdir (or VENVPKG_WORKDIR) a directory you can write",
+        ) from None
+    if not os.access(workdir, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"workdir {workdir} is not writable",
+            "give --workdir (or VENVPKG_WORKDIR) a directory you can write",
+        )
 
 
 def _stop_on_termination() -> None:

@@ -80,9 +80,11 @@ def release_in_chroot(
     display: Display,
 ) -> int:
     """Wheels for another Debian release are built by venvpkg running on that release."""
+    targets.require_venvpkg_runs_on(target)
     root = chroot.release_root(target.name, settings, display)
     chroot.install_venvpkg(root, settings, display)
-    inner = ["release", chosen.id, "--target", target.name, "--projects", ",".join(specs)]
+    inner = ["release", chosen.id, "--target", target.name]
+    inner += ["--projects", ",".join(specs)] if specs else []
     inner += ["--workdir", str(settings.workdir), "-j", str(settings.jobs)]
     inner += ["--index-url", settings.index_url, *flags]
     binds = []

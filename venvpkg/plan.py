@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,11 +92,25 @@ def applicable_pins(
     return {n: p for n, p in pins.items() if n not in denied}, denied
 
 
+# What --projects and PROJECT arguments accept; ranges belong to the constraints.
+PROJECT_SPEC = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(?P<version>\S+)\s*)?$"
+)
+
+
 def project_pins(series: Series, specs: list[str]) -> tuple[ProjectPin, ...]:
     """Projects named on the command line, at the series' latest release unless given."""
     found = []
     for spec in specs:
-        name, _, wanted = (part.strip() for part in spec.partition("=="))
+        match = PROJECT_SPEC.match(spec)
+        if not match:
+            raise UsageError(
+                f"project {spec!r} is not NAME or NAME==VERSION"
+                if spec.strip()
+                else "an empty project name was given",
+                "e.g. --projects nova,keystone==28.0.2",
+            )
+        name, wanted = match.group("name"), match.group("version") or ""
         try:
             project = projects.lookup(series, name)
         except UsageError:

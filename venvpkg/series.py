@@ -124,5 +124,6 @@ def newest_maintained() -> Series:
 
 def with_target(name: str | None, dist: str | None) -> tuple[Series, Target]:
     """The named series (else the newest maintained) and the named target (else its own)."""
-    chosen = lookup(name) if name else newest_maintained()
-    return chosen, targets.lookup(dist) if dist else chosen.default_target
+    # None means "not given"; an empty string given on purpose is a mistake to name.
+    chosen = lookup(name) if name is not None else newest_maintained()
+    return chosen, targets.lookup(dist) if dist is not None else chosen.default_target

@@ -80,3 +80,58 @@ def test_series_lists_json(capsys: pytest.CaptureFixture[str]) -> None:
         "requirements_ref": "master",
         "default_target": "bookworm",
     }
+
+
+@pytest.mark.parametrize(
+    ("projects", "message"),
+    [
+        ("", "an empty project name was given"),
+        ("keystone,,nova", "an empty project name was given"),
+        ("nova==", "project 'nova==' is not NAME or NAME==VERSION"),
+        ("nova>=1", "project 'nova>=1' is not NAME or NAME==VERSION"),
+    ],
+)
+def test_a_malformed_project_list_is_refused_not_widened(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, projects: str, message: str
+) -> None:
+    # Before, "" and "nova==" planned the whole series or all of nova without a word.
+    code, err = _run(
+        capsys, "--workdir", str(tmp_path), "release", "2025.2", "--projects", projects, "--dry-run"
+    )
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"venvpkg: error: {message}; e.g. --projects nova,keystone==28.0.2"
+    )
+
+
+@pytest.mark.parametrize(("flag", "what"), [("SERIES", "series"), ("--target", "target")])
+def test_an_empty_series_or_target_is_named_not_defaulted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str, what: str
+) -> None:
+    args = ["", "--dry-run"] if flag == "SERIES" else ["2025.2", "--target", "", "--dry-run"]
+    code, err = _run(capsys, "--workdir", str(tmp_path), "release", *args)
+    assert code == 2 and f"unknown {what} ''" in err and "Traceback" not in err
+
+
+def test_bullseye_is_refused_before_any_chroot_is_made(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # queens to 2023.1 default to bullseye, whose Python 3.9 cannot run venvpkg.
+    code, err = _run(capsys, "--workdir", str(tmp_path), "release", "queens", "--dry-run")
+    assert code == 2
+    assert "cannot build bullseye wheelhouses" in err and "Python 3.9.2" in err
+    assert not (tmp_path / "chroots").exists() and not list(tmp_path.glob("chroot*"))
+
+
+@pytest.mark.parametrize("kind", ["file", "under a file"])
+def test_a_workdir_that_cannot_be_made_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    workdir = blocker if kind == "file" else blocker / "sub"
+    code, err = _run(capsys, "--workdir", str(workdir), "release", "2025.2", "--dry-run")
+    assert code == 2 and "Traceback" not in err
+    assert (
+        err.strip().splitlines()[-1].startswith(f"venvpkg: error: workdir {workdir} cannot be made")
+    )

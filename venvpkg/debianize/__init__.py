@@ -80,7 +80,9 @@ def make_request(
 ) -> Request:
     """Resolve defaults: newest maintained series, its latest release, the series' target."""
     chosen, target = series.with_target(series_name, dist)
-    (pin,) = plan.project_pins(chosen, [f"{project_name}=={version}" if version else project_name])
+    (pin,) = plan.project_pins(
+        chosen, [f"{project_name}=={version}" if version is not None else project_name]
+    )
     options = project_options(pin.name, settings)
     return Request(pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options)
 
