@@ -22,7 +22,7 @@ from pathlib import Path
 
 from venvpkg import runner
 from venvpkg.config import Settings
-from venvpkg.errors import DataError, UsageError
+from venvpkg.errors import CommandFailed, DataError, UsageError
 from venvpkg.progress import Display
 from venvpkg.store import atomic_write, atomic_write_text, exclusive, sha256_file
 
@@ -37,6 +37,8 @@ class Repository:
     root: Path
     gnupghome: Path
     key: str
+    # The key venvpkg generated in the workdir: its gpg-agent is ours to stop.
+    own_agent: bool = False
 
     def codename(self, dist: str, series: str, suite: str) -> str:
         if suite not in SUITES:
@@ -59,7 +61,18 @@ class Repository:
             if stale.exists():
                 display.info(f"removing {stale}, left by a reprepro that was killed")
                 stale.unlink()
-            yield
+            try:
+                yield
+            finally:
+                self._stop_agent()
+
+    def _stop_agent(self) -> None:
+        # reprepro's signing starts a gpg-agent that outlives us. Every signature is made
+        # under this lock, so no other run of ours is using it now; gpg starts a new one
+        # when needed. An operator's own GNUPGHOME keeps its agent.
+        if self.own_agent:
+            with contextlib.suppress(CommandFailed):
+                runner.capture(["gpgconf", "--homedir", self.gnupghome, "--kill", "gpg-agent"])
 
 
 @dataclass
@@ -100,13 +113,15 @@ def open_repository(settings: Settings, display: Display, create: bool = True) -
             f"nothing is published in {root} yet",
             "publish first: venvpkg publish --dist D --series S",
         )
-    if root.exists() and any(root.iterdir()) and not (root / "conf" / "distributions").exists():
+    # A keyring alone is a repository whose first publish was stopped before reprepro ran.
+    foreign = root.exists() and any(p.name != KEYRING for p in root.iterdir())
+    if foreign and not (root / "conf" / "distributions").exists():
         raise UsageError(
             f"{root} is not a reprepro repository (no conf/distributions)",
             "point [publish] repository at an empty directory or a venvpkg repository",
         )
     gnupghome, key = signing_key(settings, display)
-    repo = Repository(root, gnupghome, key)
+    repo = Repository(root, gnupghome, key, gnupghome == settings.workdir / "gnupg")
     if not repo.keyring.exists():
         root.mkdir(parents=True, exist_ok=True)
         exported = runner.capture_bytes(["gpg", "--homedir", gnupghome, "--export", key])
@@ -309,7 +324,6 @@ def publish(
     settings: Settings, display: Display, dist: str, series: str, only: list[Path] | None = None
 ) -> PublishResult:
     """Add the built packages to dist+series staging; the same version twice is a no-op."""
-    repo = open_repository(settings, display)
     debs, dscs = built_outputs(settings.workdir, dist, series)
     if only:
         require_ours(only, debs)
@@ -319,6 +333,8 @@ def publish(
             f"nothing built for {dist}-{series} in {settings.workdir}",
             f"run: venvpkg build PROJECT --series {series} --dist {dist}",
         )
+    # Only now: a publish of nothing must not leave a key and a keyring-only repository.
+    repo = open_repository(settings, display)
     with repo.lock(display):
         ensure_distributions(repo, dist, series)
         sweep(repo)

@@ -38,6 +38,7 @@ APT_PACKAGES = {
     "mmdebstrap": "mmdebstrap",
     "reprepro": "reprepro",
     "gpg": "gnupg",
+    "gpgconf": "gpgconf",
     "newuidmap": "uidmap",
 }
 

@@ -140,11 +140,33 @@ def test_testing_or_rolling_back_before_any_publish_leaves_no_key_or_repository(
     tmp_path: Path,
 ) -> None:
     fresh = tmp_path / "fresh"
-    for args in (("test", "fixsvc", *WHERE), ("rollback", *WHERE)):
+    for args, why in (
+        (("test", "fixsvc", *WHERE), "nothing is published"),
+        (("rollback", *WHERE), "nothing is published"),
+        (("publish", *WHERE), "nothing built"),
+    ):
         failed = venvpkg(*args, workdir=fresh, check=False)
-        assert failed.returncode == 2 and "nothing is published" in failed.stderr, failed.stderr
+        assert failed.returncode == 2 and why in failed.stderr, failed.stderr
         assert "Traceback" not in failed.stderr and len(failed.stderr.splitlines()) == 1
     assert not (fresh / "gnupg").exists() and not (fresh / "repo").exists()
+
+
+def test_a_repository_holding_only_its_keyring_takes_the_first_publish(
+    built: Path, tmp_path: Path
+) -> None:
+    # What a first publish stopped between exporting the key and running reprepro leaves.
+    first, second = tmp_path / "first", tmp_path / "second"
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[publish]\nrepository = "{first}"\n')
+    venvpkg("--config", str(config), "publish", *WHERE, workdir=built)
+    second.mkdir()
+    shutil.copy(first / "venvpkg-archive-keyring.gpg", second)
+    config.write_text(f'[publish]\nrepository = "{second}"\n')
+    venvpkg("--config", str(config), "publish", *WHERE, workdir=built)
+    assert (second / "conf" / "distributions").exists()
+    # The signing agent for venvpkg's own key does not outlive the command.
+    agents = subprocess.run(["pgrep", "-f", f"gpg-agent --homedir {built}/gnupg"], check=False)
+    assert agents.returncode == 1
 
 
 def test_an_expired_signing_key_is_refused(built: Path, tmp_path: Path) -> None:
