@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -251,8 +252,20 @@ def _compile(
     workdir: Path,
     log: Path,
 ) -> dict[NormalizedName, Version]:
-    scratch = workdir / "tmp" / f"resolve-{hashlib.sha256(log.name.encode()).hexdigest()[:8]}"
-    scratch.mkdir(parents=True, exist_ok=True)
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    # Removed whether pip-compile succeeds or not; nothing in it is worth keeping.
+    with tempfile.TemporaryDirectory(prefix="resolve-", dir=workdir / "tmp") as name:
+        return _compile_in(Path(name), requirements, pins, extra_constraints, index_url, log)
+
+
+def _compile_in(
+    scratch: Path,
+    requirements: list[str],
+    pins: Mapping[NormalizedName, Version],
+    extra_constraints: str,
+    index_url: str,
+    log: Path,
+) -> dict[NormalizedName, Version]:
     constraints = scratch / "constraints.txt"
     constraints.write_text(
         "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
@@ -261,7 +274,6 @@ def _compile(
     wanted = scratch / "requirements.in"
     wanted.write_text("".join(f"{r}\n" for r in requirements))
     output = scratch / "requirements.txt"
-    output.unlink(missing_ok=True)
     command: list[str | os.PathLike[str]] = [
         sys.executable,
         "-m",

@@ -60,6 +60,13 @@ def test_unpinned_and_dynamic_names_are_left_to_pip_compile(index_url: str, tmp_
     found = _closure(["fixlib-dynamic==1.0"], index_url, tmp_path)
     assert _names(found) == {"fixlib-dynamic": "1.0", "fixlib-a": "1.1"}
     assert (tmp_path / "resolve.log").exists()
+    assert not list((tmp_path / "tmp").iterdir())  # pip-compile's scratch is gone
+
+
+def test_a_failed_pip_compile_leaves_no_scratch_behind(index_url: str, tmp_path: Path) -> None:
+    with pytest.raises(resolve.ResolutionFailed, match=re.escape("fixlib-a==9.9")):
+        _closure(["fixlib-dynamic==1.0", "fixlib-a==9.9"], index_url, tmp_path)
+    assert not list((tmp_path / "tmp").iterdir())
 
 
 def test_contradicting_pins_name_the_requirement(index_url: str, tmp_path: Path) -> None:
