@@ -309,6 +309,27 @@ def test_source_from_a_git_ref_builds_a_trunk_tree(
     assert ".git/" not in listing and "pyproject.toml" in listing
 
 
+def test_a_git_source_that_cannot_be_read_is_one_line_naming_a_log_that_exists(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.git"
+    result = venvpkg(
+        "debianize",
+        *ARGS,
+        "--source",
+        f"file://{missing}@trunk-1",
+        workdir=released,
+        index=index_url,
+        check=False,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"'{missing}' does not appear to be a git repository" in line
+    log = Path(line.rsplit("; see ", 1)[1])
+    assert "fatal:" in log.read_text()
+    assert not list((released / "src/bookworm-2025.2").glob("venvpkg-debianize-*"))
+
+
 def test_debianize_again_later_keeps_the_same_source_package(
     released: Path, index_url: str
 ) -> None:

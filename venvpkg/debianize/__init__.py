@@ -139,7 +139,11 @@ def _unless_unchanged(
 def _obtain(request: Request, settings: Settings, scratch: Path) -> source.Source:
     index = Index(settings.index_url, settings.workdir / "cache" / "index")
     store = Store(settings.workdir / "cache" / "files")
-    return source.obtain(request.source, request.pypi_name, request.version, index, store, scratch)
+    logs = settings.workdir / "logs" / f"debianize-{request.project}"
+    # The log outlives the scratch directory: an error names it.
+    return source.obtain(
+        request.source, request.pypi_name, request.version, index, store, scratch, logs
+    )
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,20 @@ class Source:
 
 
 def obtain(
-    spec: str | None, pypi_name: str, version: Version, index: Index, store: Store, scratch: Path
+    spec: str | None,
+    pypi_name: str,
+    version: Version,
+    index: Index,
+    store: Store,
+    scratch: Path,
+    logs: Path,
 ) -> Source:
     """The project's source, by the rules of --source (None: the sdist on the index)."""
     if spec is None:
         return _from_index(pypi_name, version, index, store)
     git = None if Path(spec).exists() else gitspec.parse(spec)
     if git:
-        return _from_git(git[0], git[1] or "HEAD", scratch)
+        return _from_git(git[0], git[1] or "HEAD", scratch, logs / "git.log")
     path = Path(spec)
     if path.is_dir():
         return Source(tar_tree(path, scratch / f"{pypi_name}-{version}.tar.gz"), str(path), True)
@@ -69,9 +75,8 @@ def _from_index(pypi_name: str, version: Version, index: Index, store: Store) ->
     return Source(named, f"{index.url} {sdists[0].filename}")
 
 
-def _from_git(url: str, ref: str, scratch: Path) -> Source:
+def _from_git(url: str, ref: str, scratch: Path, log: Path) -> Source:
     clone = Path(tempfile.mkdtemp(prefix="git-", dir=scratch))
-    log = scratch / "git.log"
     try:
         runner.run(["git", "clone", "--quiet", "--no-checkout", url, clone], log=log)
         runner.run(["git", "-C", clone, "checkout", "--quiet", ref], log=log)
