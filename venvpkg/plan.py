@@ -142,6 +142,16 @@ def _project_version(series: Series, project: projects.Project, wanted: str) -> 
     return project.version
 
 
+def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
+    """A project version the index lacks would resolve to an empty closure, not an error."""
+    for pin in chosen:
+        if not index.files(pin.pypi_name, pin.version):
+            raise UsageError(
+                f"{pin.pypi_name} {pin.version} is not on {index.url}",
+                "check the version (openstack/releases lists each series' releases)",
+            )
+
+
 def make_plan(
     series: Series,
     target: Target,
@@ -162,11 +172,13 @@ def make_plan(
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = project_pins(series, project_specs)
     if chosen:
+        index = Index(index_url, workdir / "cache" / "index")
+        _require_on_index(chosen, index)
         closure = resolve.closure(
             [p.requirement() for p in chosen] + list(extra_requirements),
             pinned,
             build_constraints,
-            index=Index(index_url, workdir / "cache" / "index"),
+            index=index,
             store=Store(workdir / "cache" / "files"),
             target=target,
             workdir=workdir,

@@ -289,6 +289,26 @@ def test_a_requirements_url_git_cannot_read_is_one_line_with_gits_reason(tmp_pat
     assert not list((tmp_path / "work" / "requirements").glob("*"))
 
 
+def test_a_project_version_the_index_lacks_is_named_not_planned_empty(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    # It used to plan "0 distributions" and exit 0.
+    result = venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements_dir),
+        "--projects",
+        "fixproj==9.9",
+        "--dry-run",
+        workdir=tmp_path,
+        index=index_url,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"error: fixproj 9.9 is not on {index_url}" in result.stderr.splitlines()[-1]
+
+
 def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
     index_url: str, requirements_dir: Path, tmp_path: Path
 ) -> None:
