@@ -383,7 +383,9 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
 def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     if args.action != "list" and not args.dists:
         raise UsageError(f"chroot {args.action} needs a DIST", "e.g. venvpkg chroot create trixie")
-    for dist in args.dists:
+    # A typo must not be ignored by list, nor handed to mmdebstrap by create.
+    dists = [targets.lookup(dist).name for dist in args.dists]
+    for dist in dists:
         if args.action == "create":
             chroot.ensure(dist, settings, display)
         elif args.action == "update":
@@ -391,7 +393,7 @@ def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -
         elif args.action == "remove":
             chroot.remove(dist, settings.workdir)
             display.info(f"removed the {dist} chroot")
-    found = chroot.listing(settings.workdir)
+    found = [c for c in chroot.listing(settings.workdir) if not dists or c.dist in dists]
     if settings.json:
         print(json.dumps([dict(c.record, tarball=str(c.tarball)) for c in found], indent=1))
         return 0

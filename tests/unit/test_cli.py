@@ -135,3 +135,14 @@ def test_a_workdir_that_cannot_be_made_is_one_line(
     assert (
         err.strip().splitlines()[-1].startswith(f"venvpkg: error: workdir {workdir} cannot be made")
     )
+
+
+@pytest.mark.parametrize("action", ["list", "create", "remove"])
+def test_chroot_names_an_unknown_dist_instead_of_ignoring_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, action: str
+) -> None:
+    code, err = _run(capsys, "--workdir", str(tmp_path), "chroot", action, "bookwrm")
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "venvpkg: error: unknown target 'bookwrm'; did you mean bookworm?"
+    )
