@@ -330,6 +330,23 @@ def test_a_git_source_that_cannot_be_read_is_one_line_naming_a_log_that_exists(
     assert not list((released / "src/bookworm-2025.2").glob("venvpkg-debianize-*"))
 
 
+@pytest.mark.parametrize("kind", ["empty directory", "fake tarball"])
+def test_a_source_that_is_not_a_project_or_archive_is_named(
+    released: Path, index_url: str, tmp_path: Path, kind: str
+) -> None:
+    given = tmp_path / ("empty" if kind == "empty directory" else "fixsvc-1.0.tar.gz")
+    if kind == "empty directory":
+        given.mkdir()
+    else:
+        given.write_text("not an archive\n")
+    result = venvpkg(
+        "debianize", *ARGS, "--source", str(given), workdir=released, index=index_url, check=False
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    why = "is not a Python project" if kind == "empty directory" else "is not a tar or zip archive"
+    assert f"venvpkg: error: --source {given} {why}" in result.stderr.splitlines()[-1]
+
+
 def test_debianize_again_later_keeps_the_same_source_package(
     released: Path, index_url: str
 ) -> None:

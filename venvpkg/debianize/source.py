@@ -21,6 +21,7 @@ from venvpkg.store import Store
 
 # Left out of orig tarballs made from a working tree: VCS and build debris.
 EXCLUDED = {".git", ".tox", ".venv", "__pycache__", ".eggs", "build", "dist", ".stestr"}
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 FIXED_MTIME = 1577836800  # 2020-01-01: trees have no release date; keep tarballs stable
 
 
@@ -51,8 +52,17 @@ def obtain(
         return _from_git(git[0], git[1] or "HEAD", scratch, logs / "git.log")
     path = Path(spec)
     if path.is_dir():
+        if not any((path / name).is_file() for name in PROJECT_FILES):
+            raise UsageError(
+                f"--source {spec} is not a Python project (no {', '.join(PROJECT_FILES)})",
+                "give the top directory of the project's checkout",
+            )
         return Source(tar_tree(path, scratch / f"{pypi_name}-{version}.tar.gz"), str(path), True)
     if path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".zip")):
+        if not (tarfile.is_tarfile(path) or zipfile.is_zipfile(path)):
+            raise UsageError(
+                f"--source {spec} is not a tar or zip archive", "give the project's sdist"
+            )
         return Source(path.absolute(), str(path))
     raise UsageError(
         f"--source {spec}: not a directory, a .tar.gz/.zip file or a git URL",
