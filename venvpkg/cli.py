@@ -414,19 +414,19 @@ def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -
     return 0
 
 
-def _debianize(
-    project: str, args: argparse.Namespace, settings: Settings, display: Display
-) -> tuple[debianize.Request, debianize.Result]:
-    if args.version and getattr(args, "projects", [project])[1:]:
+def _request(project: str, args: argparse.Namespace, settings: Settings) -> debianize.Request:
+    if args.version is not None and getattr(args, "projects", [project])[1:]:
         raise UsageError("--version names one project's release", "build one project with it")
-    request = debianize.make_request(
+    if args.version == "":
+        raise UsageError("--version is empty", "give a version, or leave it out for the latest")
+    return debianize.make_request(
         project, args.series, args.version, args.source, args.dist, settings
     )
-    return request, debianize.debianize(request, settings, display)
 
 
 def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    request, result = _debianize(args.project, args, settings, display)
+    request = _request(args.project, args, settings)
+    result = debianize.debianize(request, settings, display)
     summary = {
         "source": str(result.source_dir),
         "dsc": str(result.dsc),
@@ -447,7 +447,9 @@ def cmd_build(args: argparse.Namespace, settings: Settings, display: Display) ->
     if args.source and len(args.projects) > 1:
         raise UsageError("--source names one project's tree", "build one project with it")
     opts = builder.options(settings, args.backend, args.verify_reproducible, args.rebuild)
-    jobs = [builder.Job(*_debianize(p, args, settings, display)) for p in args.projects]
+    # Every name and version is checked before the first project's work starts.
+    requests = [_request(p, args, settings) for p in args.projects]
+    jobs = [builder.Job(r, debianize.debianize(r, settings, display)) for r in requests]
     results = builder.build_all(jobs, settings, display, opts)
     if settings.json:
         print(json.dumps(builder.summary(results), indent=1))

@@ -146,3 +146,15 @@ def test_chroot_names_an_unknown_dist_instead_of_ignoring_it(
     assert err.strip().splitlines()[-1] == (
         "venvpkg: error: unknown target 'bookwrm'; did you mean bookworm?"
     )
+
+
+def test_build_names_a_bad_project_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # keystone comes first, and its work would stop on the missing requirements package.
+    code, err = _run(capsys, "--workdir", str(tmp_path), "build", "keystone", "novaa")
+    assert code == 2 and "unknown project 'novaa'" in err and "requirements package" not in err
+    code, err = _run(capsys, "--workdir", str(tmp_path), "debianize", "keystone", "--version", "")
+    assert code == 2 and err.strip().endswith(
+        "--version is empty; give a version, or leave it out for the latest"
+    )
