@@ -187,7 +187,11 @@ def test_an_expired_signing_key_is_refused(built: Path, tmp_path: Path) -> None:
     time.sleep(2)
     config = tmp_path / "venvpkg.toml"
     config.write_text(f'[publish]\nkey = "{fingerprint}"\ngnupghome = "{home}"\n')
-    failed = venvpkg("publish", *WHERE, "--config", str(config), workdir=built, check=False)
+    try:
+        failed = venvpkg("publish", *WHERE, "--config", str(config), workdir=built, check=False)
+    finally:
+        # The test's own key home: venvpkg leaves an operator's agent alone, so we stop it.
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
     assert failed.returncode == 2 and "has expired" in failed.stderr, failed.stderr
 
 
