@@ -75,6 +75,18 @@ class Series:
         return min(TARGETS.values(), key=lambda t: abs(t.python[1] - high[1]))
 
 
+def untested(chosen: Series, target: Target) -> str | None:
+    """Why `target` is a gamble for `chosen`, when its Python is outside the tested ones."""
+    low, high = PYTHON_RANGES[chosen.id]
+    if low <= target.python <= high:
+        return None
+    tested = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    return (
+        f"{chosen.label} was tested on Python {tested}; {target.name} has "
+        f"{target.python[0]}.{target.python[1]}, so some pins may not build or run there"
+    )
+
+
 def _data(*parts: str) -> str:
     return resources.files("venvpkg").joinpath("data", *parts).read_text(encoding="utf-8")
 

@@ -60,3 +60,12 @@ def test_target_the_host_cannot_build_is_refused(tmp_path) -> None:  # type: ign
         UsageError, match=r"target trixie needs its own python3\.13; this host is bookworm"
     ):
         targets.require_host_can_build(targets.lookup("trixie"), os_release)
+
+
+def test_a_target_outside_the_series_tested_pythons_is_named() -> None:
+    assert series.untested(series.lookup("2025.2"), targets.lookup("trixie")) is None
+    assert series.untested(series.lookup("2025.2"), targets.lookup("bookworm")) is None
+    assert series.untested(series.lookup("queens"), targets.lookup("trixie")) == (
+        "queens was tested on Python 2.7 to 3.5; trixie has 3.13, "
+        "so some pins may not build or run there"
+    )
