@@ -203,13 +203,6 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
     chain.set_defaults(handler=cmd_pipeline)
 
 
-def _warn_untested(chosen: series.Series, target: targets.Target, display: Display) -> None:
-    # Said once, up front: a wheelhouse for an untested Python is allowed, not advised.
-    why = series.untested(chosen, target)
-    if why:
-        display.warn(why)
-
-
 def _dist_series(args: argparse.Namespace) -> tuple[str, str]:
     chosen, target = series.with_target(args.series, args.dist)
     return target.name, chosen.id
@@ -274,7 +267,6 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display)
 
 def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen, target = series.with_target(args.series, args.dist)
-    _warn_untested(chosen, target, display)
     result = pipeline.run(chosen, target, args.projects, settings, display, args.backend)
     passed = result.tests_cached or bool(result.tests and result.tests.passed)
     tested = "cached: passed" if result.tests_cached else "passed" if passed else "FAILED"
@@ -319,7 +311,6 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
 
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen, target = series.with_target(args.series, args.target)
-    _warn_untested(chosen, target, display)
     # An empty item is a typo, not "everything": only leaving --projects out means that.
     specs = [p.strip() for p in args.projects.split(",")] if args.projects is not None else []
     if not targets.host_is(target):

@@ -51,6 +51,10 @@ def plan_release(
         )
     )
     display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
+    # Here, where the plan is made: a run for another release plans inside its chroot.
+    untested = series.untested(chosen, target)
+    if untested:
+        display.warn(untested)
     if data.dated_by == "newest file":
         display.warn(
             f"{data.origin} has no commit; dated {data.commit_date} by its newest file, which "
