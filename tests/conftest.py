@@ -148,3 +148,20 @@ def release_fixsvc(workdir: Path, index_url: str) -> Path:
         index=index_url,
     )
     return workdir
+
+
+def commit_tree(directory: Path, date: str, branch: str = "master") -> None:
+    """Make `directory` a git repository whose one commit carries `date` (ISO 8601)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    for command in (
+        ["git", "init", "-q", "-b", branch],
+        ["git", "add", "."],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pins"],
+    ):
+        subprocess.run(command, cwd=directory, env=env, check=True)

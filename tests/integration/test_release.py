@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, install_lock_offline, venvpkg
+from tests.conftest import DATA, commit_tree, install_lock_offline, venvpkg
 
 SERIES = "2025.2"
 WHEELHOUSE = f"wheelhouse/{SERIES}-bookworm"
@@ -34,6 +35,29 @@ def _deb(workdir: Path) -> Path:
     debs = list((workdir / DEBS).glob("*.deb"))
     assert len(debs) == 1, debs
     return debs[0]
+
+
+def _release_project(
+    requirements: str | Path,
+    project: str,
+    workdir: Path,
+    index_url: str,
+    *flags: str,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess[str]:
+    """`venvpkg release` of one project's closure from `requirements`."""
+    return venvpkg(
+        "release",
+        SERIES,
+        "--requirements",
+        str(requirements),
+        "--projects",
+        project,
+        *flags,
+        workdir=workdir,
+        index=index_url,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -186,16 +210,7 @@ def test_bumped_pin_refetches_only_that_pin(released: Path, index_url: str, tmp_
 def test_projects_limit_the_wheelhouse_to_their_closure(
     index_url: str, requirements_dir: Path, tmp_path: Path
 ) -> None:
-    result = venvpkg(
-        "release",
-        SERIES,
-        "--requirements",
-        str(requirements_dir),
-        "--projects",
-        "fixproj==1.0",
-        workdir=tmp_path,
-        index=index_url,
-    )
+    result = _release_project(requirements_dir, "fixproj==1.0", tmp_path, index_url)
     assert "set SOURCE_DATE_EPOCH" in result.stderr  # a plain directory has no commit date
     names = {p.name.split("-")[0] for p in (tmp_path / WHEELHOUSE).glob("*.whl")}
     assert names == {"fixlib_a", "fixlib_b", "fixlib_c", "fixlib_transitive", "fixture_backend"}
@@ -213,15 +228,11 @@ def test_copies_of_a_plain_directory_give_the_same_wheels_under_source_date_epoc
         shutil.copytree(DATA / "requirements-2025.2", requirements)
         for file in requirements.iterdir():
             os.utime(file, (day, day))
-        result = venvpkg(
-            "release",
-            SERIES,
-            "--requirements",
-            str(requirements),
-            "--projects",
+        result = _release_project(
+            requirements,
             "fixproj==1.0",
-            workdir=tmp_path / copy / "work",
-            index=index_url,
+            tmp_path / copy / "work",
+            index_url,
             env={"SOURCE_DATE_EPOCH": "1756684800"},
         )
         assert "warning" not in result.stderr
@@ -237,29 +248,9 @@ def test_requirements_from_a_git_url_are_dated_by_their_commit(
 ) -> None:
     origin = tmp_path / "requirements.git"
     shutil.copytree(DATA / "requirements-2025.2", origin)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_DATE": "2025-08-28T10:00:00Z",
-        "GIT_COMMITTER_DATE": "2025-08-28T10:00:00Z",
-    }
-    for command in (
-        ["git", "init", "-q", "-b", "stable/2025.2"],
-        ["git", "add", "."],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pins"],
-    ):
-        subprocess.run(command, cwd=origin, env=env, check=True)
-    result = venvpkg(
-        "release",
-        SERIES,
-        "--requirements",
-        f"file://{origin}@stable/2025.2",
-        "--projects",
-        "fixproj==1.0",
-        workdir=tmp_path / "work",
-        index=index_url,
-    )
+    commit_tree(origin, "2025-08-28T10:00:00Z", branch="stable/2025.2")
+    url = f"file://{origin}@stable/2025.2"
+    result = _release_project(url, "fixproj==1.0", tmp_path / "work", index_url)
     assert "warning" not in result.stderr
     assert _deb(tmp_path / "work").name.split("_")[1].startswith("20250828.")
     meta = json.loads((tmp_path / "work" / WHEELHOUSE / "wheelhouse.json").read_text())
@@ -293,17 +284,8 @@ def test_a_project_version_the_index_lacks_is_named_not_planned_empty(
     index_url: str, requirements_dir: Path, tmp_path: Path
 ) -> None:
     # It used to plan "0 distributions" and exit 0.
-    result = venvpkg(
-        "release",
-        SERIES,
-        "--requirements",
-        str(requirements_dir),
-        "--projects",
-        "fixproj==9.9",
-        "--dry-run",
-        workdir=tmp_path,
-        index=index_url,
-        check=False,
+    result = _release_project(
+        requirements_dir, "fixproj==9.9", tmp_path, index_url, "--dry-run", check=False
     )
     assert result.returncode == 2
     assert f"error: fixproj 9.9 is not on {index_url}" in result.stderr.splitlines()[-1]

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
+from tests.conftest import commit_tree
 from venvpkg import requirements, targets
 from venvpkg.errors import DataError, UsageError
 from venvpkg.series import lookup
@@ -105,19 +105,7 @@ def test_a_git_checkout_keeps_its_commit_date_whatever_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checkout = _plain_copy(tmp_path, "a", "2026-03-04")
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "GIT_COMMITTER_DATE": "2025-08-28T10:00:00Z",
-        "GIT_AUTHOR_DATE": "2025-08-28T10:00:00Z",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    for command in (
-        ["git", "init", "-q"],
-        ["git", "add", "."],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pins"],
-    ):
-        subprocess.run(command, cwd=checkout, env=env, check=True)
+    commit_tree(checkout, "2025-08-28T10:00:00Z")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1756684800")
     data = requirements.load(lookup("2025.2"), str(checkout), tmp_path)
     assert (data.commit_date, data.dated_by) == ("2025-08-28", "commit")

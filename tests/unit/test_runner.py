@@ -72,19 +72,27 @@ except KeyboardInterrupt:
 """
 
 
-def test_sigterm_stops_what_worker_threads_started(tmp_path: Path) -> None:
-    # A SIGTERM reaches only venvpkg's main thread; the parallel builds run in workers.
+def _sigterm_once_started(script: str, here: Path, pidfile: Path) -> tuple[int, bytes]:
+    """Run `script` as a venvpkg-like process, SIGTERM it once `pidfile` is written."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     child = subprocess.Popen(
-        [sys.executable, "-c", WORKER_SCRIPT, str(tmp_path)], env=env, stdout=subprocess.PIPE
+        [sys.executable, "-c", script, str(here)], env=env, stdout=subprocess.PIPE
     )
-    pidfile = tmp_path / "sleep.pid"
     deadline = time.monotonic() + 30
     while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.1)
     child.send_signal(signal.SIGTERM)
-    out, _ = child.communicate(timeout=60)
-    assert child.returncode == 130 and out == b"interrupted\n"
+    try:
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    return child.returncode, out
+
+
+def test_sigterm_stops_what_worker_threads_started(tmp_path: Path) -> None:
+    # A SIGTERM reaches only venvpkg's main thread; the parallel builds run in workers.
+    pidfile = tmp_path / "sleep.pid"
+    assert _sigterm_once_started(WORKER_SCRIPT, tmp_path, pidfile) == (130, b"interrupted\n")
     assert not _running(int(pidfile.read_text()))
 
 
@@ -114,20 +122,8 @@ except KeyboardInterrupt:
 
 
 def test_sigterm_lets_a_passthrough_command_clean_up_and_waits_for_it(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    child = subprocess.Popen(
-        [sys.executable, "-c", PASSTHROUGH_SCRIPT, str(tmp_path)], env=env, stdout=subprocess.PIPE
-    )
     pidfile = tmp_path / "nested.pid"
-    deadline = time.monotonic() + 30
-    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    child.send_signal(signal.SIGTERM)
-    try:
-        out, _ = child.communicate(timeout=60)
-    finally:
-        child.kill()
-    assert child.returncode == 130 and out == b"interrupted\n"
+    assert _sigterm_once_started(PASSTHROUGH_SCRIPT, tmp_path, pidfile) == (130, b"interrupted\n")
     # Finished before we returned: its clean-up ran, and nothing it started is left.
     assert (tmp_path / "cleaned").read_text() == "done\n"
     assert not _running(int(pidfile.read_text()))
