@@ -25,9 +25,9 @@ from typing import Any
 from venvpkg import runner
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, NetworkError, ToolMissing, UsageError
+from venvpkg.files import atomic_write_text, exclusive, sha256_file
 from venvpkg.progress import Display
 from venvpkg.scratch import private_dir, require_passable
-from venvpkg.store import atomic_write_text, exclusive, sha256_file
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_MAX_AGE_DAYS = 7.0

@@ -13,22 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from venvpkg import (
-    build,
-    check,
-    chroot,
-    debianize,
-    publish,
-    report,
-    requirements,
-    series,
-    targets,
-)
+from venvpkg import build, chroot, debianize, series, targets
 from venvpkg.config import Settings
 from venvpkg.errors import BuildFailed
-from venvpkg.plan import ReleasePlan, make_plan
 from venvpkg.progress import Display
-from venvpkg.wheelhouse import run_release
+from venvpkg.release import requirements
+from venvpkg.release.plan import ReleasePlan, make_plan
+from venvpkg.release.wheelhouse import run_release
+from venvpkg.ship import publish, report
+from venvpkg.ship import test as check
 
 
 def plan_release(

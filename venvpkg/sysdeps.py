@@ -12,7 +12,7 @@ from bindep.depends import Depends, DependsException
 
 from venvpkg import runner
 from venvpkg.errors import DataError, ToolMissing
-from venvpkg.store import atomic_write_text
+from venvpkg.files import atomic_write_text
 from venvpkg.targets import Target
 
 

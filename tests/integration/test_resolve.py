@@ -9,9 +9,10 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import resolve, targets
-from venvpkg.fetch import Index
-from venvpkg.store import Store
+from venvpkg import targets
+from venvpkg.files import Store
+from venvpkg.index import Index
+from venvpkg.release import resolve
 
 BOOKWORM = targets.lookup("bookworm")
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from venvpkg import build, check, chroot, publish, report, reproducible
+from venvpkg import build, chroot
+from venvpkg.build import reproducible
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, DataError, UsageError
+from venvpkg.ship import publish, report
+from venvpkg.ship import test as check
 
 
 def test_subid_ranges_need_the_user_and_enough_ids(tmp_path: Path) -> None:

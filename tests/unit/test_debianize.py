@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from venvpkg import series, targets
 from venvpkg.debianize import Release, Request, Result, inputs, layout, model, versions
-from venvpkg.store import sha256_file
+from venvpkg.files import sha256_file
 
 
 def test_pep440_maps_to_debian_ordering() -> None:

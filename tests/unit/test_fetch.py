@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from venvpkg import targets
-from venvpkg.fetch import Artifact, choose
+from venvpkg.index import Artifact, choose
 
 BOOKWORM = targets.lookup("bookworm")
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from venvpkg import pack, plan, requirements, resolve, series, sysdeps, targets
-from venvpkg.wheelhouse import Entry, lock_text
+from venvpkg import series, sysdeps, targets
+from venvpkg.release import pack, plan, requirements, resolve
+from venvpkg.release.wheelhouse import Entry, lock_text
 
 BOOKWORM = targets.lookup("bookworm")
 

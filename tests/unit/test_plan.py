@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from venvpkg import plan, requirements, series, targets
+from venvpkg import series, targets
 from venvpkg.errors import UsageError
+from venvpkg.release import plan, requirements
 
 FLAMINGO = series.lookup("2025.2")
 BOOKWORM = targets.lookup("bookworm")

@@ -8,8 +8,9 @@ import pytest
 from packaging.version import Version
 
 from tests.conftest import commit_tree
-from venvpkg import requirements, targets
+from venvpkg import targets
 from venvpkg.errors import DataError, UsageError
+from venvpkg.release import requirements
 from venvpkg.series import lookup
 
 BOOKWORM = targets.lookup("bookworm")

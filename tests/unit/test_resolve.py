@@ -9,7 +9,8 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import metadata, resolve, targets
+from venvpkg import metadata, targets
+from venvpkg.release import resolve
 
 ENVIRONMENT = targets.lookup("bookworm").marker_environment()
 

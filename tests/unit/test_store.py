@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from venvpkg.store import atomic_write, atomic_write_text
+from venvpkg.files import atomic_write, atomic_write_text
 
 
 def test_written_file_follows_umask_so_apt_can_read_a_keyring(tmp_path: Path) -> None:

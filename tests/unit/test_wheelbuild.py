@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fixtures import packages
-from venvpkg import metadata, wheelbuild
+from venvpkg import metadata
+from venvpkg.release import wheels as wheelbuild
 
 
 def test_build_requires_read_from_pyproject(tmp_path: Path) -> None:

@@ -18,16 +18,18 @@ from typing import Any
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from venvpkg import plan, runner, series, sysdeps, targets, wheelbuild
+from venvpkg import runner, series, sysdeps, targets
 from venvpkg.config import Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import inputs, lock, model, render, site, source, versions
 from venvpkg.debianize import layout as layouts
 from venvpkg.errors import UsageError
-from venvpkg.fetch import Index
+from venvpkg.files import Store, exclusive
+from venvpkg.index import Index
 from venvpkg.progress import Display
+from venvpkg.release import plan
+from venvpkg.release import wheels as wheelbuild
 from venvpkg.scratch import private_dir
-from venvpkg.store import Store, exclusive
 
 DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
 

@@ -17,7 +17,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from venvpkg.store import atomic_write_text, sha256_file
+from venvpkg.files import atomic_write_text, sha256_file
 
 if TYPE_CHECKING:
     from venvpkg.debianize import Release, Request, Result

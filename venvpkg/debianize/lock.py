@@ -9,10 +9,11 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from venvpkg import metadata, resolve
+from venvpkg import metadata
 from venvpkg.debianize.model import ProjectModel
 from venvpkg.errors import DataError
-from venvpkg.store import sha256_file
+from venvpkg.files import sha256_file
+from venvpkg.release import resolve
 from venvpkg.targets import Target
 
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import wheelbuild
 from venvpkg.errors import UsageError
-from venvpkg.fetch import Index, choose
-from venvpkg.store import Store, place
+from venvpkg.files import Store, place
+from venvpkg.index import Index, choose
+from venvpkg.release import wheels as wheelbuild
 
 if TYPE_CHECKING:
     from venvpkg.debianize import Release, Request

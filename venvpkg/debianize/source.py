@@ -16,8 +16,8 @@ from packaging.version import Version
 
 from venvpkg import gitspec, runner
 from venvpkg.errors import CommandFailed, UsageError
-from venvpkg.fetch import Index
-from venvpkg.store import Store
+from venvpkg.files import Store
+from venvpkg.index import Index
 
 # Left out of orig tarballs made from a working tree: VCS and build debris.
 EXCLUDED = {".git", ".tox", ".venv", "__pycache__", ".eggs", "build", "dist", ".stestr"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from venvpkg.store import atomic_write_text
+from venvpkg.files import atomic_write_text
 
 DEFAULT_EPOCH = 90
 # Pre-releases sort before the release in PEP 440; Debian needs a tilde for that.

@@ -22,11 +22,12 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from venvpkg import chroot, publish, runner
+from venvpkg import chroot, runner
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, UsageError
+from venvpkg.files import atomic_write_text
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text
+from venvpkg.ship import publish
 
 INSIDE_REPO = "/srv/venvpkg-repo"
 REQUIREMENTS = "openstack-requirements-"

@@ -14,23 +14,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from venvpkg import (
-    __version__,
-    check,
-    chroot,
-    debianize,
-    pipeline,
-    publish,
-    report,
-    runner,
-    series,
-    targets,
-)
+from venvpkg import __version__, chroot, debianize, pipeline, runner, series, targets
 from venvpkg import build as builder
 from venvpkg.config import Settings, load_settings
 from venvpkg.errors import BuildFailed, UsageError, VenvpkgError
 from venvpkg.progress import Display
-from venvpkg.wheelhouse import ReleaseResult, run_release
+from venvpkg.release.wheelhouse import ReleaseResult, run_release
+from venvpkg.ship import publish, report
+from venvpkg.ship import test as check
 
 Handler = Callable[[argparse.Namespace, Settings, Display], int]
 

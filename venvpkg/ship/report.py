@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from venvpkg import check, publish
 from venvpkg.config import Settings
+from venvpkg.files import atomic_write_text
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write_text
+from venvpkg.ship import publish
+from venvpkg.ship import test as check
 
 
 @dataclass

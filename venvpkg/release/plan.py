@@ -16,10 +16,12 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from venvpkg import __version__, projects, resolve, sysdeps, targets
+from venvpkg import __version__, projects, sysdeps, targets
 from venvpkg.errors import UsageError
-from venvpkg.fetch import Index
-from venvpkg.requirements import (
+from venvpkg.files import Store
+from venvpkg.index import Index
+from venvpkg.release import resolve
+from venvpkg.release.requirements import (
     Pin,
     RequirementsData,
     parse_constraints,
@@ -27,7 +29,6 @@ from venvpkg.requirements import (
     parse_requirement_lines,
 )
 from venvpkg.series import Series
-from venvpkg.store import Store
 from venvpkg.targets import Target
 
 

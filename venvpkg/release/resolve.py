@@ -26,8 +26,8 @@ from packaging.version import Version
 
 from venvpkg import metadata, runner
 from venvpkg.errors import CommandFailed, UsageError, VenvpkgError
-from venvpkg.fetch import Index, NotOnIndex, choose
-from venvpkg.store import Store, atomic_write_text
+from venvpkg.files import Store, atomic_write_text
+from venvpkg.index import Index, NotOnIndex, choose
 from venvpkg.targets import Target
 
 LOOKUP_THREADS = 16

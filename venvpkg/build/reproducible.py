@@ -11,7 +11,7 @@ from pathlib import Path
 
 from venvpkg import runner
 from venvpkg.errors import CommandFailed
-from venvpkg.store import sha256_file
+from venvpkg.files import sha256_file
 
 
 def differing_debs(first: list[Path], second: list[Path]) -> list[str]:

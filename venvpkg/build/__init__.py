@@ -19,13 +19,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from venvpkg import __version__, chroot, pack, reproducible, runner, sysdeps, targets
+from venvpkg import __version__, chroot, runner, sysdeps, targets
+from venvpkg.build import reproducible
 from venvpkg.config import Settings
 from venvpkg.debianize import Release, Request, Result
 from venvpkg.errors import BuildFailed, CommandFailed, ToolMissing, UsageError, VenvpkgError
+from venvpkg.files import atomic_write_text, exclusive, place, sha256_file
 from venvpkg.progress import Display
+from venvpkg.release import pack
 from venvpkg.scratch import private_dir, require_passable, scratch_dir
-from venvpkg.store import atomic_write_text, exclusive, place, sha256_file
 
 BACKENDS = ("sbuild", "host")
 # What the debian/ trees we render need on the build host, besides the requirements .deb.

@@ -15,13 +15,15 @@ from typing import TypeVar
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import metadata, pack, resolve, sysdeps, wheelbuild
+from venvpkg import metadata, sysdeps
 from venvpkg.config import Settings
 from venvpkg.errors import BuildFailed, NetworkError, VenvpkgError
-from venvpkg.fetch import Artifact, Index, choose
-from venvpkg.plan import ReleasePlan
+from venvpkg.files import Store, atomic_write_text, exclusive, place, sha256_file
+from venvpkg.index import Artifact, Index, choose
 from venvpkg.progress import Display
-from venvpkg.store import Store, atomic_write_text, exclusive, place, sha256_file
+from venvpkg.release import pack, resolve
+from venvpkg.release import wheels as wheelbuild
+from venvpkg.release.plan import ReleasePlan
 
 FETCH_THREADS = 16
 MAX_ROUNDS = 4

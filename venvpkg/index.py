@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from venvpkg.errors import NetworkError, VenvpkgError
-from venvpkg.store import Store, atomic_write_text
+from venvpkg.files import Store, atomic_write_text
 from venvpkg.targets import Target
 
 RETRIES = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504))

@@ -17,12 +17,12 @@ from debian.changelog import Changelog
 
 from venvpkg import runner
 from venvpkg.errors import VenvpkgError
+from venvpkg.files import atomic_write_text, place
 from venvpkg.progress import Display
 from venvpkg.scratch import private_dir
-from venvpkg.store import atomic_write_text, place
 
 if TYPE_CHECKING:
-    from venvpkg.plan import ReleasePlan
+    from venvpkg.release.plan import ReleasePlan
 
 DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
 OUTPUTS = (".deb", ".buildinfo", ".changes")

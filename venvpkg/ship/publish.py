@@ -23,8 +23,8 @@ from pathlib import Path
 from venvpkg import runner
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, DataError, UsageError
+from venvpkg.files import atomic_write, atomic_write_text, exclusive, sha256_file
 from venvpkg.progress import Display
-from venvpkg.store import atomic_write, atomic_write_text, exclusive, sha256_file
 
 SUITES = ("staging", "production")
 KEY_NAME = "venvpkg repository signing key"
