@@ -15,14 +15,64 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from venvpkg.errors import DataError, UsageError
+from venvpkg.workdir import Workdir
 
 DEFAULT_CONFIG = Path("venvpkg.toml")
 DEFAULT_INDEX = "https://pypi.org/simple/"
 
 
+DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+BACKENDS = ("sbuild", "host")
+
+
+@dataclass(frozen=True)
+class ChrootSettings:
+    """[chroot]: where chroots come from and when they are remade."""
+
+    mirror: str = DEFAULT_MIRROR
+    max_age_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """[build] and [lintian]: how packages are built and which lintian tags a site accepts."""
+
+    backend: str = "sbuild"
+    # Where chroots and packages are unpacked (default: a tmpfs with room).
+    scratch: str | None = None
+    # lintian tag -> the reason the site accepts it.
+    lintian_allow: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """[publish]: the repository and the key that signs it (default: generated)."""
+
+    repository: Path | None = None
+    key: str | None = None
+    gnupghome: Path | None = None
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """[debianize] < [projects.NAME]: how one project is packaged."""
+
+    epoch: int = 90
+    maintainer: str = DEFAULT_MAINTAINER
+    extras: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    # What the venv takes beyond the project's own requirements (keystone: python-memcached).
+    extra_packages: tuple[str, ...] = ()
+    templates: str | None = None
+    patches: str | None = None
+    # name -> version replacing the wheelhouse's pin (a security fix).
+    pins: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Options every command shares."""
+    """Options every command shares, and each stage's own table, typed once."""
 
     workdir: Path = Path("venvpkg-work")
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -31,17 +81,25 @@ class Settings:
     debug: bool = False
     verbosity: int = 0
     config_file: Path | None = None
-    # Per-command tables from venvpkg.toml ([release], ...), kept raw for the stage to read.
-    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def section(self, name: str) -> Mapping[str, Any]:
-        return self.sections.get(name, {})
+    chroot: ChrootSettings = ChrootSettings()
+    build: BuildSettings = BuildSettings()
+    publish: PublishSettings = PublishSettings()
+    # The [debianize] table and each [projects.NAME] table, checked but not yet merged.
+    project_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
-    def scratch(self) -> str | None:
-        """[build] scratch: where chroots and packages are unpacked (default: a tmpfs with room)."""
-        value = self.section("build").get("scratch")
-        return str(value) if value else None
+    def paths(self) -> Workdir:
+        return Workdir(self.workdir)
+
+    def project(self, name: str, builtin: Mapping[str, Any] | None = None) -> ProjectSettings:
+        """Built-in defaults < [debianize] < [projects.NAME] for one project."""
+        merged = {**(builtin or {}), **self.project_tables.get("", {})}
+        merged |= self.project_tables.get(name, {})
+        values = {key.replace("-", "_"): value for key, value in merged.items()}
+        for key in ("extras", "depends", "extra_packages"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return ProjectSettings(**values)
 
 
 # Environment variables and the setting each feeds.
@@ -181,6 +239,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     """Merge the four layers; `flags` holds only options given on the command line."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    document: Mapping[str, Any] = {}
     config_path = flags.get("config_file") or environ.get("VENVPKG_CONFIG")
     path = Path(config_path) if config_path else DEFAULT_CONFIG
     if config_path or path.exists():
@@ -188,7 +247,6 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         for key, value in document.get("venvpkg", {}).items():
             name = key.replace("-", "_")
             values[name] = _convert(name, value, str(path))
-        values["sections"] = {k: v for k, v in document.items() if k != "venvpkg"}
         values["config_file"] = path
     for variable, name in ENVIRONMENT.items():
         if environ.get(variable):
@@ -197,8 +255,34 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         if value is not None and name != "config_file":
             values[name] = _convert(name, value, "command line")
     # Stages run tools in other directories; a relative workdir would point elsewhere there.
-    if "workdir" in values:
-        values["workdir"] = Path(values["workdir"]).absolute()
-    else:
-        values["workdir"] = Settings.workdir.absolute()
-    return Settings(**values)
+    values["workdir"] = Path(values.get("workdir", Settings.workdir)).absolute()
+    return Settings(**values, **_stage_settings(document, environ))
+
+
+def _stage_settings(document: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The stages' tables of venvpkg.toml, with the environment over the file."""
+    chroot = dict(document.get("chroot", {}))
+    build = dict(document.get("build", {}))
+    publish = dict(document.get("publish", {}))
+    allow = dict(document.get("lintian", {}).get("allow", {}))
+    for tag, reason in allow.items():
+        if not reason.strip():
+            raise UsageError(
+                f"[lintian.allow] {tag} has no reason", f'write {tag} = "why this is acceptable"'
+            )
+    if build.get("backend", "sbuild") not in BACKENDS:
+        raise UsageError(
+            f"unknown backend {build['backend']!r}", f"choose one of {', '.join(BACKENDS)}"
+        )
+    mirror = environ.get("VENVPKG_MIRROR") or chroot.get("mirror", DEFAULT_MIRROR)
+    tables = {name: dict(table) for name, table in document.get("projects", {}).items()}
+    return {
+        "chroot": ChrootSettings(str(mirror).rstrip("/"), float(chroot.get("max-age-days", 7.0))),
+        "build": BuildSettings(build.get("backend", "sbuild"), build.get("scratch") or None, allow),
+        "publish": PublishSettings(
+            Path(publish["repository"]).absolute() if publish.get("repository") else None,
+            publish.get("key"),
+            Path(publish["gnupghome"]).expanduser() if publish.get("gnupghome") else None,
+        ),
+        "project_tables": {"": dict(document.get("debianize", {})), **tables},
+    }

@@ -67,9 +67,3 @@ class BuildFailed(VenvpkgError):
     def __init__(self, message: str, hint: str, details: list[str]) -> None:
         super().__init__(message, hint)
         self.details = details
-
-
-class Busy(VenvpkgError):
-    """Another run holds the lock on the same workdir resource."""
-
-    exit_code = 6

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,13 +97,6 @@ class Store:
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
-    def add(self, source: Path) -> str:
-        """Copy or link `source` into the store; return its sha256."""
-        digest = sha256_file(source)
-        if not self.has(digest):
-            place(source, self.path(digest))
-        return digest
-
     def writer(self) -> tempfile._TemporaryFileWrapper[bytes]:
         """A temporary file inside the store, for streaming a download before verifying it."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -143,3 +137,22 @@ def exclusive(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> 
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# The date of files that have none of their own (a source tree, a wheel built only to be
+# read): any fixed date keeps their archives identical from run to run. 2020-01-01.
+UNDATED_EPOCH = 1577836800
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Swap `new`, built beside `final`, into its place.
+
+    Everything a user may depend on is built beside its final place and renamed in, so a
+    run killed half-way leaves the old directory whole and `new` for the re-run to redo.
+    """
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from venvpkg.config import ProjectSettings, Settings
 from venvpkg.errors import UsageError
 from venvpkg.series import Series
 
@@ -45,6 +49,18 @@ class Project:
             return None
 
 
+@dataclass(frozen=True)
+class ProjectPin:
+    """A project whose closure the wheelhouse serves, at an exact version."""
+
+    name: str
+    pypi_name: str
+    version: Version
+
+    def requirement(self) -> str:
+        return f"{self.pypi_name}=={self.version}"
+
+
 @cache
 def _deliverables() -> dict[str, dict[str, Project]]:
     text = resources.files("venvpkg").joinpath("data", "openstack-releases", "deliverables.tsv")
@@ -66,3 +82,67 @@ def lookup(series: Series, name: str) -> Project:
     close = difflib.get_close_matches(name, list(known), n=3)
     hint = f"did you mean {', '.join(close)}?" if close else "check the deliverable name"
     raise UsageError(f"unknown project {name!r} in {series.label}", hint)
+
+
+# What --projects and PROJECT arguments accept; ranges belong to the constraints.
+PROJECT_SPEC = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(?P<version>\S+)\s*)?$"
+)
+
+
+def project_pins(series: Series, specs: list[str]) -> tuple[ProjectPin, ...]:
+    """Projects named on the command line, at the series' latest release unless given."""
+    found = []
+    for spec in specs:
+        match = PROJECT_SPEC.match(spec)
+        if not match:
+            raise UsageError(
+                f"project {spec!r} is not NAME or NAME==VERSION"
+                if spec.strip()
+                else "an empty project name was given",
+                "e.g. --projects nova,keystone==28.0.2",
+            )
+        name, wanted = match.group("name"), match.group("version") or ""
+        try:
+            project = lookup(series, name)
+        except UsageError:
+            if not wanted:
+                raise
+            # An explicit NAME==VERSION may name a project outside openstack/releases
+            # (a site's own service); the resolver then checks it exists.
+            project = Project(name, "service", wanted)
+        found.append(
+            ProjectPin(project.name, project.pypi_name, _project_version(series, project, wanted))
+        )
+    return tuple(found)
+
+
+def _project_version(series: Series, project: Project, wanted: str) -> Version:
+    if wanted:
+        try:
+            return Version(wanted)
+        except InvalidVersion:
+            raise UsageError(
+                f"invalid version {wanted!r} for {project.name}", "use a PEP 440 version"
+            ) from None
+    if project.version is None:
+        raise UsageError(
+            f"{project.name} has no release version for {series.label} in the bundled "
+            f"openstack/releases data (it says {project.latest or 'nothing'})",
+            f"name one: --projects {project.name}==VERSION",
+        )
+    return project.version
+
+
+@cache
+def layouts() -> dict[str, Any]:
+    """data/layouts.toml: Debian's package split of the projects Debian packages."""
+    text = resources.files("venvpkg").joinpath("data", "layouts.toml").read_text()
+    return tomllib.loads(text)
+
+
+def project_settings(name: str, settings: Settings) -> ProjectSettings:
+    """How `name` is packaged: built-in defaults < [debianize] < [projects.NAME]."""
+    builtin = layouts().get(name, {})
+    defaults = {"extra-packages": builtin["extra_packages"]} if "extra_packages" in builtin else {}
+    return settings.project(name, defaults)

@@ -17,8 +17,6 @@ from venvpkg import targets
 from venvpkg.errors import UsageError
 from venvpkg.targets import TARGETS, Target
 
-FIRST_SERIES = "queens"
-
 # Python versions each series was tested with (OpenStack's "tested runtimes"); the
 # default target is the first supported Debian release whose python3 falls in range.
 PYTHON_RANGES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {

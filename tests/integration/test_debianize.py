@@ -64,7 +64,7 @@ def test_rendered_tree_matches_the_golden_files(released: Path, index_url: str) 
     assert produced == expected
     for name in produced:
         assert _normalised((debian / name).read_text()) == (GOLDEN / name).read_text(), name
-    wheelhouse = released / "wheelhouse/2025.2-bookworm"
+    wheelhouse = released / "wheelhouse/bookworm-2025.2"
     _digests_name_the_wheelhouse_wheels((debian / "requirements.lock").read_text(), wheelhouse)
     assert (released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz").is_file()
     assert list((released / "src/bookworm-2025.2").glob("venv-fixsvc_1.0-1+deb12.dsc"))

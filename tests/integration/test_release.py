@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import DATA, commit_tree, install_lock_offline, venvpkg
 
 SERIES = "2025.2"
-WHEELHOUSE = f"wheelhouse/{SERIES}-bookworm"
+WHEELHOUSE = f"wheelhouse/bookworm-{SERIES}"
 DEBS = f"debs/bookworm-{SERIES}"
 
 

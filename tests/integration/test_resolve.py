@@ -10,9 +10,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from venvpkg import targets
-from venvpkg.files import Store
 from venvpkg.index import Index
 from venvpkg.release import resolve
+from venvpkg.workdir import Workdir
 
 BOOKWORM = targets.lookup("bookworm")
 
@@ -20,15 +20,11 @@ BOOKWORM = targets.lookup("bookworm")
 def _closure(
     requirements: list[str], index_url: str, workdir: Path, **pins: str
 ) -> dict[NormalizedName, Version]:
-    return resolve.closure(
-        requirements,
-        {canonicalize_name(n): Version(v) for n, v in pins.items()},
-        "",
-        index=Index(index_url, workdir / "index"),
-        store=Store(workdir / "files"),
-        target=BOOKWORM,
-        workdir=workdir,
-        log=workdir / "resolve.log",
+    layout = Workdir(workdir)
+    index = Index(index_url, layout.cache("index"))
+    resolver = resolve.Resolver(index, layout, BOOKWORM, "", workdir / "resolve.log")
+    return resolver.closure(
+        requirements, {canonicalize_name(n): Version(v) for n, v in pins.items()}
     )
 
 
@@ -52,7 +48,7 @@ def test_fully_pinned_closure_is_walked_without_pip_compile(index_url: str, tmp_
     }
     assert not (tmp_path / "resolve.log").exists()
     # Wheels were read through their PEP 658 metadata; only the three sdists came down.
-    assert len([f for f in (tmp_path / "files").rglob("*") if f.is_file()]) == 3
+    assert len([f for f in (tmp_path / "cache" / "files").rglob("*") if f.is_file()]) == 3
 
 
 def test_unpinned_and_dynamic_names_are_left_to_pip_compile(index_url: str, tmp_path: Path) -> None:

@@ -6,16 +6,20 @@ import hashlib
 import json
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from venvpkg import build, chroot
-from venvpkg.build import reproducible
-from venvpkg.config import Settings
+from venvpkg import builder, chroot, records
+from venvpkg.builder import backends, reproducible
+from venvpkg.config import Settings, load_settings
 from venvpkg.errors import CommandFailed, DataError, UsageError
+from venvpkg.records import Step, TestRecord
+from venvpkg.release import inchroot
 from venvpkg.ship import publish, report
 from venvpkg.ship import test as check
+from venvpkg.workdir import Workdir
 
 
 def test_subid_ranges_need_the_user_and_enough_ids(tmp_path: Path) -> None:
@@ -32,8 +36,8 @@ def test_a_tarball_without_its_record_is_never_used(tmp_path: Path) -> None:
     chroots.mkdir()
     arch = chroot.architecture()
     (chroots / f"trixie-{arch}.tar").write_bytes(b"half of a tarball")
-    assert chroot.load(tmp_path, "trixie") is None
-    assert chroot.listing(tmp_path) == []
+    assert chroot.load(Workdir(tmp_path), "trixie") is None
+    assert chroot.listing(Workdir(tmp_path)) == []
 
 
 def test_a_recorded_tarball_is_checked_against_its_sha256(tmp_path: Path) -> None:
@@ -44,7 +48,7 @@ def test_a_recorded_tarball_is_checked_against_its_sha256(tmp_path: Path) -> Non
     tarball.write_bytes(b"the real bytes")
     record = {"sha256": hashlib.sha256(b"the real bytes").hexdigest(), "created": time.time()}
     (chroots / f"trixie-{arch}.json").write_text(json.dumps(record))
-    found = chroot.load(tmp_path, "trixie")
+    found = chroot.load(Workdir(tmp_path), "trixie")
     assert found is not None and found.age_days < 0.01
     chroot.verify(found)
     tarball.write_bytes(b"flipped bytes!")
@@ -54,27 +58,38 @@ def test_a_recorded_tarball_is_checked_against_its_sha256(tmp_path: Path) -> Non
 
 def test_removing_an_absent_chroot_says_so(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no chroot for sid"):
-        chroot.remove("sid", tmp_path)
+        chroot.remove("sid", Workdir(tmp_path))
 
 
-def test_chroot_age_setting_must_be_a_number() -> None:
-    settings = Settings(sections={"chroot": {"max-age-days": "weekly"}})
-    with pytest.raises(UsageError, match="max-age-days"):
-        chroot.options(settings)
-    mirror, age = chroot.options(Settings(sections={"chroot": {"mirror": "http://m/debian/"}}))
-    assert (mirror, age) == ("http://m/debian", chroot.DEFAULT_MAX_AGE_DAYS)
+def _settings(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> Settings:
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(text)
+    return load_settings({"config_file": str(config)}, environ or {})
 
 
-def test_lintian_allowances_need_a_reason() -> None:
-    settings = Settings(sections={"lintian": {"allow": {"embedded-library": " "}}})
+def test_chroot_age_setting_must_be_a_number(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="max-age-days"):
+        _settings(tmp_path, '[chroot]\nmax-age-days = "weekly"\n')
+    settings = _settings(tmp_path, '[chroot]\nmirror = "http://m/debian/"\n')
+    assert (settings.chroot.mirror, settings.chroot.max_age_days) == ("http://m/debian", 7.0)
+
+
+def test_the_environment_names_the_mirror_over_the_file(tmp_path: Path) -> None:
+    # README's order is defaults < venvpkg.toml < environment < command line.
+    environ = {"VENVPKG_MIRROR": "http://env/debian"}
+    settings = _settings(tmp_path, '[chroot]\nmirror = "http://file/debian"\n', environ)
+    assert settings.chroot.mirror == "http://env/debian"
+
+
+def test_lintian_allowances_need_a_reason(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="embedded-library has no reason"):
-        build.options(settings, None, False)
-    settings = Settings(sections={"lintian": {"allow": {"embedded-library": "site policy"}}})
-    assert build.options(settings, "host", True).lintian_allow == {
+        _settings(tmp_path, '[lintian.allow]\nembedded-library = " "\n')
+    settings = _settings(tmp_path, '[lintian.allow]\nembedded-library = "site policy"\n')
+    assert builder.options(settings, "host", True).lintian_allow == {
         "embedded-library": "site policy"
     }
     with pytest.raises(UsageError, match="unknown backend"):
-        build.options(Settings(sections={"build": {"backend": "docker"}}), None, False)
+        _settings(tmp_path, '[build]\nbackend = "docker"\n')
 
 
 SBUILD_LOG = """\
@@ -93,9 +108,8 @@ def test_an_sbuild_failure_names_the_stage_and_the_lines_that_matter(tmp_path: P
     log = tmp_path / "sbuild.log"
     log.write_text("an earlier build's output\nFail-Stage: install-deps\n" + SBUILD_LOG)
     start = len("an earlier build's output\nFail-Stage: install-deps\n")
-    job = build.Job.__new__(build.Job)
-    job.debianized = type("R", (), {"source_dir": Path("/src/venv-fixsvc-1.0")})()  # type: ignore[assignment]
-    error = build._sbuild_failure(job, log, start, CommandFailed("sbuild failed", log, []))
+    failed = CommandFailed("sbuild failed", log, [])
+    error = backends._sbuild_failure("venv-fixsvc-1.0", log, start, failed)
     assert error.message == "venv-fixsvc-1.0 failed in sbuild at stage build"
     assert str(log) in error.hint
     assert error.details[0].startswith("make[1]: *** [debian/rules:80")
@@ -166,19 +180,21 @@ def test_lifecycle_steps_are_read_in_order_with_their_details() -> None:
 
 
 def test_only_a_passed_test_run_lets_versions_be_promoted(tmp_path: Path) -> None:
-    path = check.report_path(tmp_path, "bookworm", "2025.2")
-    path.parent.mkdir(parents=True)
-    report = {
-        "staging": {"venv-x": "90:1.0-1+deb12", "x-api": "90:1.0-1+deb12"},
-        "sources": {"venv-x": "90:1.0-1+deb12"},
-        "steps": [{"name": "install", "ok": True}, {"name": "purge", "ok": True}],
-    }
-    path.write_text(json.dumps(report))
-    assert ("x-api", "90:1.0-1+deb12") in check.passed_versions(tmp_path, "bookworm", "2025.2")
-    report["steps"][1]["ok"] = False  # type: ignore[index]
-    path.write_text(json.dumps(report))
-    assert check.passed_versions(tmp_path, "bookworm", "2025.2") == set()
-    assert check.passed_versions(tmp_path, "trixie", "2025.2") == set()
+    workdir = Workdir(tmp_path)
+    path = workdir.test_record("bookworm", "2025.2")
+    report = TestRecord(
+        "bookworm",
+        "2025.2",
+        {"venv-x": "90:1.0-1+deb12", "x-api": "90:1.0-1+deb12"},
+        {},
+        (Step("install", True), Step("purge", True)),
+        sources={"venv-x": "90:1.0-1+deb12"},
+    )
+    records.write(path, report)
+    assert ("x-api", "90:1.0-1+deb12") in check.passed_versions(workdir, "bookworm", "2025.2")
+    records.write(path, replace(report, steps=(Step("install", True), Step("purge", False))))
+    assert check.passed_versions(workdir, "bookworm", "2025.2") == set()
+    assert check.passed_versions(workdir, "trixie", "2025.2") == set()
 
 
 def test_status_report_marks_each_project_in_markdown_and_html() -> None:
@@ -205,8 +221,8 @@ def test_a_source_control_file_without_fields_is_refused(tmp_path: Path) -> None
 
 def test_venvpkg_in_a_chroot_sees_our_source_date_epoch_and_no_pip_config() -> None:
     outside = {"SOURCE_DATE_EPOCH": "1756684800", "PIP_FIND_LINKS": "/wheels", "HOME": "/root"}
-    inside = chroot.venvpkg_env(outside)
+    inside = inchroot.venvpkg_env(outside)
     assert inside["SOURCE_DATE_EPOCH"] == "1756684800"
     assert inside["PIP_CONFIG_FILE"] == "/dev/null"
     assert "PIP_FIND_LINKS" not in inside and "HOME" not in inside
-    assert "SOURCE_DATE_EPOCH" not in chroot.venvpkg_env({})
+    assert "SOURCE_DATE_EPOCH" not in inchroot.venvpkg_env({})

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from debian.debian_support import Version as DebianVersion
 from packaging.version import Version
 
 from venvpkg import series, targets
-from venvpkg.debianize import Release, Request, Result, inputs, layout, model, versions
+from venvpkg.config import ProjectSettings
+from venvpkg.debianize import Request, inputs, layout, model, versions
 from venvpkg.files import sha256_file
+from venvpkg.records import ReleaseRecord, SourceRecord
 
 
 def test_pep440_maps_to_debian_ordering() -> None:
@@ -136,15 +137,10 @@ def test_a_recorded_result_is_used_only_while_its_inputs_and_dsc_are_unchanged(
     tree, dsc, record = tmp_path / "venv-x-1.0", tmp_path / "venv-x_1.0-1.dsc", tmp_path / "r"
     tree.mkdir()
     dsc.write_text("Source: venv-x\n")
-    inputs.remember(record, "abc", Result(tree, dsc, "90:1.0-1", ["venv-x"], True))
-    assert inputs.recall(record, "abc") == {
-        "inputs": "abc",
-        "source_dir": str(tree),
-        "dsc": str(dsc),
-        "dsc_sha256": sha256_file(dsc),
-        "version": "90:1.0-1",
-        "packages": ["venv-x"],
-    }
+    inputs.remember(record, "abc", SourceRecord(tree, dsc, "90:1.0-1", ("venv-x",)))
+    assert inputs.recall(record, "abc") == SourceRecord(
+        tree, dsc, "90:1.0-1", ("venv-x",), inputs="abc", dsc_sha256=sha256_file(dsc)
+    )
     assert inputs.recall(record, "other inputs") is None
     dsc.write_text("Source: venv-x\nEdited: by hand\n")
     assert inputs.recall(record, "abc") is None
@@ -154,16 +150,13 @@ def test_a_recorded_result_is_used_only_while_its_inputs_and_dsc_are_unchanged(
     assert inputs.recall(record, "abc") is None
 
 
-def _release(workdir: Path, version: str) -> Release:
-    wheelhouse = workdir / "wheelhouse" / "2025.2-bookworm"
+def _release(workdir: Path, version: str) -> ReleaseRecord:
+    wheelhouse = workdir / "wheelhouse" / "bookworm-2025.2"
     wheelhouse.mkdir(parents=True, exist_ok=True)
     if not (wheelhouse / "requirements.lock").exists():
         (wheelhouse / "requirements.lock").write_text("fixlib-a==1.0\n")
-    state = workdir / "debs" / "bookworm-2025.2" / "state.json"
-    state.parent.mkdir(parents=True, exist_ok=True)
-    package = {"package": "openstack-requirements-2025.2", "version": version, "deb": "r.deb"}
-    state.write_text(json.dumps({"result": package}))
-    return Release(workdir, series.lookup("2025.2"), targets.lookup("bookworm"))
+    package, deb = "openstack-requirements-2025.2", workdir / "r.deb"
+    return ReleaseRecord("bookworm", "2025.2", package, version, deb, "", "f", 2, wheelhouse)
 
 
 def test_every_input_of_a_debianized_tree_changes_its_digest(tmp_path: Path) -> None:
@@ -178,14 +171,14 @@ def test_every_input_of_a_debianized_tree_changes_its_digest(tmp_path: Path) -> 
         Version("1.0"),
         series.lookup("2025.2"),
         targets.lookup("bookworm"),
-        options={"templates": str(site)},
+        options=ProjectSettings(templates=str(site)),
     )
     release = _release(tmp_path / "work", "20260505.1+deb12")
     url = "https://pypi.org/simple/"
     seen = {inputs.digest(request, url, release, archive)}
     assert inputs.digest(request, url, release, archive) in seen
 
-    def changed(request: Request, url: str, release: Release, archive: Path) -> None:
+    def changed(request: Request, url: str, release: ReleaseRecord, archive: Path) -> None:
         made = inputs.digest(request, url, release, archive)
         assert made not in seen
         seen.add(made)
@@ -193,7 +186,7 @@ def test_every_input_of_a_debianized_tree_changes_its_digest(tmp_path: Path) -> 
     changed(request, "https://mirror.example/simple/", release, archive)
     changed(dataclasses.replace(request, version=Version("1.0.1")), url, release, archive)
     changed(dataclasses.replace(request, source="/src/fixsvc"), url, release, archive)
-    with_depends = {**request.options, "depends": ["memcached"]}
+    with_depends = dataclasses.replace(request.options, depends=("memcached",))
     changed(dataclasses.replace(request, options=with_depends), url, release, archive)
     trixie = targets.lookup("trixie")
     changed(dataclasses.replace(request, target=trixie), url, release, archive)

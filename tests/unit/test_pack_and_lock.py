@@ -1,37 +1,40 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from packaging.version import Version
 
-from venvpkg import series, sysdeps, targets
-from venvpkg.release import pack, plan, requirements, resolve
-from venvpkg.release.wheelhouse import Entry, lock_text
+from venvpkg import records, series, sysdeps, targets
+from venvpkg.config import Settings
+from venvpkg.records import ReleaseRecord
+from venvpkg.release import ReleaseRequest, pack, plan, requirements, resolve
+from venvpkg.release.entries import Entry
+from venvpkg.release.lock import lock_text
+from venvpkg.workdir import ReleasePaths, Workdir
 
 BOOKWORM = targets.lookup("bookworm")
 
 
 def _plan() -> plan.ReleasePlan:
     data = requirements.RequirementsData("t", "stable/2025.2", "2026-05-05", "a===1\n", "", "", "")
-    return plan.make_plan(
-        series.lookup("2025.2"),
-        BOOKWORM,
-        data,
-        project_specs=[],
-        allow_missing=False,
-        index_url="http://i/",
-        workdir=Path("/x"),
-    )
+    request = ReleaseRequest(series.lookup("2025.2"), BOOKWORM)
+    return plan.make_plan(request, data, Settings(workdir=Path("/x"), index_url="http://i/"))
+
+
+def _packed(paths: ReleasePaths, version: str) -> None:
+    deb = paths.debs / f"openstack-requirements-2025.2_{version}_amd64.deb"
+    made = ReleaseRecord("bookworm", "2025.2", "r", version, deb, "", "", 2, paths.wheelhouse)
+    records.write(paths.record, made)
 
 
 def test_versions_rise_with_each_repack_and_name_the_debian_release(tmp_path: Path) -> None:
     made = _plan()
-    assert pack.next_version(made, tmp_path) == "20260505.1+deb12"
-    (tmp_path / "state.json").write_text(json.dumps({"result": {"version": "20260505.1+deb12"}}))
-    assert pack.next_version(made, tmp_path) == "20260505.2+deb12"
-    (tmp_path / "state.json").write_text(json.dumps({"result": {"version": "20250101.9+deb12"}}))
-    assert pack.next_version(made, tmp_path) == "20260505.1+deb12"
+    paths = Workdir(tmp_path).release("bookworm", "2025.2")
+    assert pack.next_version(made, paths) == "20260505.1+deb12"
+    _packed(paths, "20260505.1+deb12")
+    assert pack.next_version(made, paths) == "20260505.2+deb12"
+    _packed(paths, "20250101.9+deb12")
+    assert pack.next_version(made, paths) == "20260505.1+deb12"
 
 
 def test_lock_is_sorted_with_one_hash_per_wheel() -> None:

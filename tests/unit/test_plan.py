@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from venvpkg import series, targets
+from venvpkg import projects, series, targets
+from venvpkg.config import Settings
 from venvpkg.errors import UsageError
-from venvpkg.release import plan, requirements
+from venvpkg.release import ReleaseRequest, plan, requirements
 
 FLAMINGO = series.lookup("2025.2")
 BOOKWORM = targets.lookup("bookworm")
@@ -27,15 +28,8 @@ def _data(uc: str, denylist: str = "") -> requirements.RequirementsData:
 
 
 def _plan(data: requirements.RequirementsData, workdir: Path) -> plan.ReleasePlan:
-    return plan.make_plan(
-        FLAMINGO,
-        BOOKWORM,
-        data,
-        project_specs=[],
-        allow_missing=False,
-        index_url="http://index/",
-        workdir=workdir,
-    )
+    settings = Settings(workdir=workdir, index_url="http://index/")
+    return plan.make_plan(ReleaseRequest(FLAMINGO, BOOKWORM), data, settings)
 
 
 def test_full_plan_takes_every_applicable_pin_but_the_denylist(tmp_path: Path) -> None:
@@ -55,17 +49,17 @@ def test_fingerprint_changes_with_a_pin_and_only_then(tmp_path: Path) -> None:
 
 
 def test_project_versions_come_from_openstack_releases() -> None:
-    (keystone,) = plan.project_pins(FLAMINGO, ["keystone"])
+    (keystone,) = projects.project_pins(FLAMINGO, ["keystone"])
     assert keystone.requirement() == "keystone==28.0.2"
-    (placement,) = plan.project_pins(FLAMINGO, ["placement==14.0.0"])
+    (placement,) = projects.project_pins(FLAMINGO, ["placement==14.0.0"])
     assert placement.requirement() == "openstack-placement==14.0.0"
 
 
 def test_end_of_life_series_need_an_explicit_version() -> None:
     with pytest.raises(UsageError, match="keystone has no release version for queens"):
-        plan.project_pins(series.lookup("queens"), ["keystone"])
+        projects.project_pins(series.lookup("queens"), ["keystone"])
 
 
 def test_unknown_project_suggests_close_names() -> None:
     with pytest.raises(UsageError, match=r"unknown project 'keystnoe'.*did you mean keystone"):
-        plan.project_pins(FLAMINGO, ["keystnoe"])
+        projects.project_pins(FLAMINGO, ["keystnoe"])

@@ -2,13 +2,12 @@
 
 source -> wheel built offline from the release's wheelhouse -> model -> layout ->
 context -> rendered debian/ tree, written beside its orig tarball and checked by
-dpkg-source.
+dpkg-source. Hands on a records.SourceRecord.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -18,20 +17,19 @@ from typing import Any
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from venvpkg import runner, series, sysdeps, targets
-from venvpkg.config import Settings
+from venvpkg import projects, records, runner, series, sysdeps, targets
+from venvpkg.config import ProjectSettings, Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import inputs, lock, model, render, site, source, versions
 from venvpkg.debianize import layout as layouts
 from venvpkg.errors import UsageError
-from venvpkg.files import Store, exclusive
+from venvpkg.files import UNDATED_EPOCH, exclusive, replace_dir
 from venvpkg.index import Index
 from venvpkg.progress import Display
-from venvpkg.release import plan
-from venvpkg.release import wheels as wheelbuild
+from venvpkg.records import ReleaseRecord, SourceRecord
+from venvpkg.release import wheels
 from venvpkg.scratch import private_dir
-
-DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
+from venvpkg.workdir import ReleasePaths
 
 
 @dataclass(frozen=True)
@@ -42,34 +40,66 @@ class Request:
     series: series.Series
     target: targets.Target
     source: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ProjectSettings = field(default_factory=ProjectSettings)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
-    source_dir: Path
-    dsc: Path
-    version: str
-    packages: list[str]
+    """A debianized project, and whether this run changed it."""
+
+    record: SourceRecord
     changed: bool
 
+    @property
+    def source_dir(self) -> Path:
+        return self.record.source_dir
 
-class Release:
-    """The requirements package and wheelhouse a venv is built from."""
+    @property
+    def dsc(self) -> Path:
+        return self.record.dsc
 
-    def __init__(self, workdir: Path, series: series.Series, target: targets.Target) -> None:
-        self.wheelhouse = workdir / "wheelhouse" / f"{series.id}-{target.name}"
-        state = workdir / "debs" / f"{target.name}-{series.id}" / "state.json"
-        if not (self.wheelhouse / "requirements.lock").is_file() or not state.is_file():
-            raise UsageError(
-                f"no requirements package for {series.label} on {target.name} in {workdir}",
-                f"run: venvpkg release {series.id} --target {target.name}",
-            )
-        result = json.loads(state.read_text())["result"]
-        self.package: str = result["package"]
-        self.version: str = result["version"]
-        self.deb = Path(result["deb"])
-        self.installed_dir = f"/usr/lib/venvpkg/wheelhouse/{series.id}"
+    @property
+    def version(self) -> str:
+        return self.record.version
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return self.record.packages
+
+
+@dataclass(frozen=True)
+class Job:
+    """One debianize run: the request, what it builds on, and where it works."""
+
+    request: Request
+    settings: Settings
+    release: ReleaseRecord
+    paths: ReleasePaths
+    scratch: Path
+    display: Display
+
+    @property
+    def logs(self) -> Path:
+        # Outlives the scratch directory: an error names it.
+        return self.settings.paths.log(f"debianize-{self.request.project}")
+
+    @property
+    def index(self) -> Index:
+        return Index(self.settings.index_url, self.settings.paths.cache("index"))
+
+
+def release_record(
+    settings: Settings, chosen: series.Series, target: targets.Target
+) -> ReleaseRecord:
+    """The requirements package a venv is built from; it must have been released first."""
+    paths = settings.paths.release(target.name, chosen.id)
+    record = records.read(paths.record, ReleaseRecord.from_dict)
+    if record is None or not record.lock.is_file():
+        raise UsageError(
+            f"no requirements package for {chosen.label} on {target.name} in {settings.workdir}",
+            f"run: venvpkg release {chosen.id} --target {target.name}",
+        )
+    return record
 
 
 def make_request(
@@ -82,70 +112,42 @@ def make_request(
 ) -> Request:
     """Resolve defaults: newest maintained series, its latest release, the series' target."""
     chosen, target = series.with_target(series_name, dist)
-    (pin,) = plan.project_pins(
+    (pin,) = projects.project_pins(
         chosen, [f"{project_name}=={version}" if version is not None else project_name]
     )
-    options = project_options(pin.name, settings)
+    options = projects.project_settings(pin.name, settings)
     return Request(pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options)
-
-
-def project_options(name: str, settings: Settings) -> dict[str, Any]:
-    """Built-in defaults (layouts.toml) < [debianize] < [projects.NAME] of venvpkg.toml."""
-    options: dict[str, Any] = {}
-    builtin = layouts.builtin_options(name)
-    if builtin.get("extra_packages"):
-        options["extra-packages"] = list(builtin["extra_packages"])
-    options |= dict(settings.section("debianize"))
-    options |= dict(settings.section("projects").get(name, {}))
-    return options
 
 
 def debianize(request: Request, settings: Settings, display: Display) -> Result:
     """Write WORKDIR/src/DIST-SERIES/venv-PROJECT-VERSION/ and its .dsc."""
-    workdir = settings.workdir
-    release = Release(workdir, request.series, request.target)
-    out = workdir / "src" / f"{request.target.name}-{request.series.id}"
-    out.mkdir(parents=True, exist_ok=True)
-    guard = workdir / "locks" / f"debianize-{request.project}.lock"
+    release = release_record(settings, request.series, request.target)
+    paths = settings.paths.release(request.target.name, request.series.id)
+    paths.sources.mkdir(parents=True, exist_ok=True)
+    guard = settings.paths.lock(f"debianize-{request.project}")
     # The scratch directory is beside the output, so the new tree moves in with a rename.
     with (
         exclusive(guard, display.info),
-        private_dir(str(out), 0, f"debianize-{request.project}") as scratch,
+        private_dir(str(paths.sources), 0, f"debianize-{request.project}") as scratch,
     ):
-        return _unless_unchanged(request, settings, release, out, scratch, display)
+        return _unless_unchanged(Job(request, settings, release, paths, scratch, display))
 
 
-def _unless_unchanged(
-    request: Request,
-    settings: Settings,
-    release: Release,
-    out: Path,
-    scratch: Path,
-    display: Display,
-) -> Result:
+def _unless_unchanged(job: Job) -> Result:
     """The recorded result when no input changed since it was made; else debianize anew."""
-    origin = _obtain(request, settings, scratch)
-    display.info(f"source: {origin.origin}")
-    record = out / "inputs" / f"{request.project}-{versions.upstream(request.version)}.json"
-    wanted = inputs.digest(request, settings.index_url, release, origin.archive)
-    seen = inputs.recall(record, wanted)
+    request = job.request
+    origin = source.obtain(request, job.index, job.settings.paths.store, job.scratch, job.logs)
+    job.display.info(f"source: {origin.origin}")
+    upstream = versions.upstream(request.version)
+    where = job.paths.debianized / f"{request.project}-{upstream}.json"
+    wanted = inputs.digest(request, job.settings.index_url, job.release, origin.archive)
+    seen = inputs.recall(where, wanted)
     if seen is not None:
-        display.info(f"debianize: venv-{request.project} {seen['version']} unchanged")
-        paths = Path(seen["source_dir"]), Path(seen["dsc"])
-        return Result(*paths, seen["version"], list(seen["packages"]), False)
-    done = _debianize(request, settings, release, origin, out, scratch, display)
-    inputs.remember(record, wanted, done)
+        job.display.info(f"debianize: venv-{request.project} {seen.version} unchanged")
+        return Result(seen, False)
+    done = _debianize(job, origin)
+    inputs.remember(where, wanted, done.record)
     return done
-
-
-def _obtain(request: Request, settings: Settings, scratch: Path) -> source.Source:
-    index = Index(settings.index_url, settings.workdir / "cache" / "index")
-    store = Store(settings.workdir / "cache" / "files")
-    logs = settings.workdir / "logs" / f"debianize-{request.project}"
-    # The log outlives the scratch directory: an error names it.
-    return source.obtain(
-        request.source, request.pypi_name, request.version, index, store, scratch, logs
-    )
 
 
 @dataclass(frozen=True)
@@ -161,62 +163,46 @@ class Inspected:
     runtime: tuple[str, ...]
 
 
-def _debianize(
-    request: Request,
-    settings: Settings,
-    release: Release,
-    origin: source.Source,
-    out: Path,
-    scratch: Path,
-    display: Display,
-) -> Result:
-    logs = settings.workdir / "logs" / f"debianize-{request.project}"
-    seen = _inspect(request, settings, release, origin, scratch, logs)
+def _debianize(job: Job, origin: source.Source) -> Result:
+    request, out = job.request, job.paths.sources
+    seen = _inspect(job, origin)
     upstream = versions.upstream(request.version)
     final = out / f"venv-{request.project}-{upstream}"
-    staging = scratch / final.name
+    staging = job.scratch / final.name
     shutil.copytree(seen.tree, staging, symlinks=True)
     # The revision rises whenever the rendered tree (or the source) changes, so render
     # once with a placeholder version to learn whether it did.
-    _render(request, release, seen, staging, "0:0-0")
+    _render(job, seen, staging, "0:0-0")
     fingerprint = _fingerprint(staging / "debian", seen.origin.archive)
-    state, key = out / "revisions.json", f"{request.project}-{upstream}"
-    revision, changed = versions.next_revision(state, key, fingerprint)
-    epoch = int(request.options.get("epoch", versions.DEFAULT_EPOCH))
-    version = versions.debian_version(
-        request.version, revision, request.target.version_suffix, epoch
-    )
-    context = _render(request, release, seen, staging, version)
+    key = f"{request.project}-{upstream}"
+    revision, changed = versions.next_revision(job.paths.revisions, key, fingerprint)
+    suffix = request.target.version_suffix
+    version = versions.debian_version(request.version, revision, suffix, request.options.epoch)
+    context = _render(job, seen, staging, version)
     dsc = out / f"venv-{request.project}_{version.split(':', 1)[-1]}.dsc"
+    packages = tuple(p["name"] for p in context["packages"])
     if not changed and dsc.exists() and final.exists():
         # Nothing changed: keep the .dsc as it is. A new one would differ in its changelog
         # date alone, and every build keyed on it would run again for nothing.
-        return Result(final, dsc, version, [p["name"] for p in context["packages"]], False)
-    _write_changelog(request, release, seen, staging / "debian", version)
+        return Result(SourceRecord(final, dsc, version, packages), False)
+    _write_changelog(job, seen, staging / "debian", version)
     orig = out / f"venv-{request.project}_{upstream}.orig.tar.gz"
-    _place_orig(seen.origin.archive, orig, seen.tree, scratch)
-    runner.run(["dpkg-source", "-b", staging.name], cwd=scratch, log=logs / "dpkg-source.log")
-    _publish(scratch, out, final, request.project, upstream)
-    versions.remember_revision(state, key, fingerprint, revision)
-    return Result(final, dsc, version, [p["name"] for p in context["packages"]], changed)
+    _place_orig(seen.origin.archive, orig, seen.tree, job.scratch)
+    log = job.logs / "dpkg-source.log"
+    runner.run(["dpkg-source", "-b", staging.name], cwd=job.scratch, log=log)
+    _publish(job.scratch, out, final, request.project, upstream)
+    versions.remember_revision(job.paths.revisions, key, fingerprint, revision)
+    return Result(SourceRecord(final, dsc, version, packages), changed)
 
 
-def _inspect(
-    request: Request,
-    settings: Settings,
-    release: Release,
-    origin: source.Source,
-    scratch: Path,
-    logs: Path,
-) -> Inspected:
-    workdir = settings.workdir
-    index = Index(settings.index_url, workdir / "cache" / "index")
-    tree = scratch / "tree"
-    source.unpack(origin.archive, tree, logs / "unpack.log")
-    wheel = _project_wheel(request, origin, release, workdir, logs)
+def _inspect(job: Job, origin: source.Source) -> Inspected:
+    request = job.request
+    tree = job.scratch / "tree"
+    source.unpack(origin.archive, tree, job.logs / "unpack.log")
+    wheel = _project_wheel(job, origin)
     project = model.read(request.project, wheel, tree)
-    overrides = site.override_wheels(request, index, release, workdir, logs)
-    locked = lock.venv_lock(project, release.wheelhouse, request.target, request.options, overrides)
+    overrides = site.override_wheels(job)
+    locked = lock.venv_lock(project, job.release, request.target, request.options, overrides)
     bindep = tree / "bindep.txt"
     runtime = (
         sysdeps.runtime_dependencies(bindep.read_text(), request.target, str(bindep))
@@ -227,41 +213,39 @@ def _inspect(
     return Inspected(origin, tree, project, layout, overrides, locked, tuple(runtime))
 
 
-def _render(
-    request: Request, release: Release, seen: Inspected, staging: Path, version: str
-) -> dict[str, Any]:
+def _render(job: Job, seen: Inspected, staging: Path, version: str) -> dict[str, Any]:
     """debian/ of the staging tree for `version` (the changelog comes separately)."""
-    options = request.options
-    inputs = contexts.Inputs(
-        seen.project,
-        seen.layout,
-        request.target,
-        request.series.id,
-        request.series.label,
-        version,
-        release.package,
-        release.version,
-        release.installed_dir,
-        str(options.get("maintainer", DEFAULT_MAINTAINER)),
-        extras=tuple(options.get("extras", ())),
-        depends=tuple(options.get("depends", ())),
-        override_wheels=bool(seen.overrides),
-        runtime_depends=seen.runtime,
+    request, release, options = job.request, job.release, job.request.options
+    context = contexts.build(
+        contexts.Inputs(
+            seen.project,
+            seen.layout,
+            request.target,
+            request.series.id,
+            request.series.label,
+            version,
+            release.package,
+            release.version,
+            release.installed_dir,
+            options.maintainer,
+            extras=options.extras,
+            depends=options.depends,
+            override_wheels=bool(seen.overrides),
+            runtime_depends=seen.runtime,
+        )
     )
-    context = contexts.build(inputs)
-    templates = options.get("templates")
     debian = staging / "debian"
-    render.render_tree(context, debian, Path(templates) if templates else None)
+    templates = Path(options.templates) if options.templates else None
+    render.render_tree(context, debian, templates)
     (debian / "requirements.lock").write_text(seen.locked.text)
     site.add_overrides(debian, seen.overrides)
-    site.add_patches(debian, options.get("patches"))
+    site.add_patches(debian, options.patches)
     return context
 
 
-def _write_changelog(
-    request: Request, release: Release, seen: Inspected, debian: Path, version: str
-) -> None:
-    before = lock.wheelhouse_pins(release.wheelhouse)
+def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> None:
+    request, release = job.request, job.release
+    before = lock.wheelhouse_pins(release)
     changes = [
         f"{request.project} {request.version} for OpenStack {request.series.label} "
         f"on {request.target.name}.",
@@ -273,19 +257,18 @@ def _write_changelog(
         f"{seen.locked.pins[name]}."
         for name in sorted(seen.overrides)
     ]
-    maintainer = str(request.options.get("maintainer", DEFAULT_MAINTAINER))
+    maintainer = request.options.maintainer
     log = render.changelog(
         f"venv-{request.project}", version, request.target.name, maintainer, changes
     )
     (debian / "changelog").write_text(str(log))
 
 
-def _project_wheel(
-    request: Request, origin: source.Source, release: Release, workdir: Path, logs: Path
-) -> Path:
+def _project_wheel(job: Job, origin: source.Source) -> Path:
     """The project built offline against the wheelhouse, cached by source digest."""
+    request, workdir = job.request, job.settings.paths
     digest = hashlib.sha256(origin.archive.read_bytes()).hexdigest()
-    slot = workdir / "cache" / "projects" / request.target.name / digest
+    slot = workdir.cache("projects") / request.target.name / digest
     existing = sorted(slot.glob("*.whl")) if slot.is_dir() else []
     if existing:
         return existing[0]
@@ -293,18 +276,18 @@ def _project_wheel(
     # Only the project's metadata is read from this wheel, and any Python 3 writes the same;
     # the venv itself is built by the target's own Python in its build chroot.
     host = targets.TARGETS.get(targets.host_release() or "")
-    python = wheelbuild.build_environment(host or request.target, workdir)
-    return wheelbuild.build_wheel(
-        origin.archive,
-        request.pypi_name,
-        request.version,
-        python=python,
-        find_links=release.wheelhouse,
-        constraints=release.wheelhouse / "build-constraints.txt",
-        output=slot,
-        log=logs / "wheel.log",
-        source_date_epoch="1577836800",
-        extra_env={"PBR_VERSION": str(request.version)},
+    python = wheels.build_environment(host or request.target, workdir)
+    wheelhouse = job.release.wheelhouse
+    toolchain = wheels.Toolchain(
+        python,
+        wheelhouse,
+        wheelhouse / "build-constraints.txt",
+        UNDATED_EPOCH,
+        {"PBR_VERSION": str(request.version)},
+    )
+    log = job.logs / "wheel.log"
+    return wheels.build_wheel(
+        origin.archive, request.pypi_name, request.version, toolchain, slot, log
     )
 
 
@@ -340,9 +323,4 @@ def _publish(scratch: Path, out: Path, final: Path, project: str, upstream: str)
     for produced in scratch.glob(f"venv-{project}_*"):
         if not produced.name.endswith(".orig.tar.gz"):
             produced.replace(out / produced.name)
-    old_tree = out / f".{final.name}.old"
-    shutil.rmtree(old_tree, ignore_errors=True)
-    if final.exists():
-        final.rename(old_tree)
-    (scratch / final.name).rename(final)
-    shutil.rmtree(old_tree, ignore_errors=True)
+    replace_dir(scratch / final.name, final)

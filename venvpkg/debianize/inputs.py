@@ -13,14 +13,17 @@ import hashlib
 import json
 import os
 import sys
+from dataclasses import asdict, replace
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from venvpkg.files import atomic_write_text, sha256_file
+from venvpkg import records
+from venvpkg.files import sha256_file
+from venvpkg.records import ReleaseRecord, SourceRecord
 
 if TYPE_CHECKING:
-    from venvpkg.debianize import Release, Request, Result
+    from venvpkg.debianize import Request
 
 # Templates live beside the package in a checkout and inside it once installed.
 CODE = ("venvpkg", "venvpkg.templates", "venvpkg.requirements_packages")
@@ -30,9 +33,9 @@ DIRECTORY_OPTIONS = ("templates", "patches")
 LIBRARIES = ("jinja2", "python-debian", "bindep", "packaging")
 
 
-def digest(request: Request, index_url: str, release: Release, archive: Path) -> str:
+def digest(request: Request, index_url: str, release: ReleaseRecord, archive: Path) -> str:
     """One sha256 over every input of a debianized tree."""
-    options = request.options
+    options = asdict(request.options)
     inputs = {
         "project": [request.project, request.pypi_name, str(request.version)],
         "series": request.series.id,
@@ -44,7 +47,7 @@ def digest(request: Request, index_url: str, release: Release, archive: Path) ->
             k: tree_digest(Path(options[k])) for k in DIRECTORY_OPTIONS if options.get(k)
         },
         "archive": sha256_file(archive),
-        "release": [release.package, release.version, _lock_digest(release)],
+        "release": [release.package, release.version, sha256_file(release.lock)],
         "venvpkg": code_digest(),
         "libraries": [metadata.version(name) for name in LIBRARIES],
         "python": list(sys.version_info[:3]),
@@ -52,30 +55,18 @@ def digest(request: Request, index_url: str, release: Release, archive: Path) ->
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def recall(record: Path, wanted: str) -> dict[str, Any] | None:
+def recall(where: Path, wanted: str) -> SourceRecord | None:
     """The recorded result when its inputs match and its files are still as they were."""
-    try:
-        seen: dict[str, Any] = json.loads(record.read_text())
-    except (OSError, ValueError):
+    seen = records.read(where, SourceRecord.from_dict)
+    if seen is None or seen.inputs != wanted:
         return None
-    if seen.get("inputs") != wanted:
+    if not seen.source_dir.is_dir() or not seen.dsc.is_file():
         return None
-    source_dir, dsc = Path(seen["source_dir"]), Path(seen["dsc"])
-    if not source_dir.is_dir() or not dsc.is_file() or sha256_file(dsc) != seen["dsc_sha256"]:
-        return None
-    return seen
+    return seen if sha256_file(seen.dsc) == seen.dsc_sha256 else None
 
 
-def remember(record: Path, inputs: str, result: Result) -> None:
-    entry: dict[str, Any] = {
-        "inputs": inputs,
-        "source_dir": str(result.source_dir),
-        "dsc": str(result.dsc),
-        "dsc_sha256": sha256_file(result.dsc),
-        "version": result.version,
-        "packages": result.packages,
-    }
-    atomic_write_text(record, json.dumps(entry, indent=1, sort_keys=True))
+def remember(where: Path, inputs: str, record: SourceRecord) -> None:
+    records.write(where, replace(record, inputs=inputs, dsc_sha256=sha256_file(record.dsc)))
 
 
 def tree_digest(root: Path) -> str:
@@ -98,10 +89,6 @@ def code_digest() -> str:
     for package in CODE:
         found.update(tree_digest(Path(str(resources.files(package)))).encode())
     return found.hexdigest()
-
-
-def _lock_digest(release: Release) -> str:
-    return sha256_file(release.wheelhouse / "requirements.lock")
 
 
 def _files(root: Path) -> list[Path]:

@@ -8,12 +8,10 @@ and venv-PROJECT. Which services exist is always checked against the project its
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from venvpkg import projects
 from venvpkg.debianize.model import ProjectModel
 from venvpkg.errors import DataError
 
@@ -63,20 +61,8 @@ class Layout:
         return tuple(s for p in self.packages for s in p.services)
 
 
-@cache
-def _table() -> dict[str, Any]:
-    text = resources.files("venvpkg").joinpath("data", "layouts.toml").read_text()
-    return tomllib.loads(text)
-
-
-def builtin_options(project: str) -> dict[str, Any]:
-    """Per-project defaults from the table that are settings, not layout."""
-    entry = _table().get(project, {})
-    return {k: v for k, v in entry.items() if k in ("extra_packages",)}
-
-
 def plan_layout(model: ProjectModel) -> Layout:
-    entry = _table().get(model.name)
+    entry = projects.layouts().get(model.name)
     services = _known_services(model, entry) if entry else _generic_services(model)
     groups = entry["packages"] if entry else {s.name: [s.name] for s in services}
     common_name = entry.get("common", f"{model.name}-common") if entry else f"{model.name}-common"

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from venvpkg import metadata
+from venvpkg.config import ProjectSettings
 from venvpkg.debianize.model import ProjectModel
 from venvpkg.errors import DataError
 from venvpkg.files import sha256_file
+from venvpkg.records import ReleaseRecord
 from venvpkg.release import resolve
+from venvpkg.release.lock import read_lock
 from venvpkg.targets import Target
 
 
@@ -23,38 +25,30 @@ class VenvLock:
     pins: dict[NormalizedName, Version]
 
 
-def wheelhouse_pins(wheelhouse: Path) -> dict[NormalizedName, tuple[Version, str]]:
-    """name -> (version, sha256) from a wheelhouse's requirements.lock."""
-    found: dict[NormalizedName, tuple[Version, str]] = {}
-    lines = (wheelhouse / "requirements.lock").read_text().replace("\\\n", " ").splitlines()
-    for line in lines:
-        if "==" not in line or line.lstrip().startswith("#"):
-            continue
-        spec, _, digest = line.partition("--hash=sha256:")
-        name, _, version = spec.strip().partition("==")
-        found[canonicalize_name(name)] = (Version(version), digest.strip())
-    return found
+def wheelhouse_pins(release: ReleaseRecord) -> dict[NormalizedName, tuple[Version, str]]:
+    """name -> (version, sha256) of every wheel in the release's wheelhouse."""
+    return read_lock(release.lock)
 
 
 def venv_lock(
     project: ProjectModel,
-    wheelhouse: Path,
+    release: ReleaseRecord,
     target: Target,
-    options: dict[str, Any],
+    options: ProjectSettings,
     overrides: dict[NormalizedName, Path] | None = None,
 ) -> VenvLock:
     """Walk the project's requirements through the wheelhouse; anything missing is an error.
 
     `overrides` are wheels that replace a pin of the wheelhouse (a security fix).
     """
-    pins = wheelhouse_pins(wheelhouse)
-    wheels = {parse_wheel_filename(w.name)[0]: w for w in wheelhouse.glob("*.whl")}
+    pins = wheelhouse_pins(release)
+    wheels = {parse_wheel_filename(w.name)[0]: w for w in release.wheelhouse.glob("*.whl")}
     for name, wheel in (overrides or {}).items():
         pins[name] = (parse_wheel_filename(wheel.name)[1], sha256_file(wheel))
         wheels[name] = wheel
-    extras = ",".join(options.get("extras", ()))
+    extras = ",".join(options.extras)
     own = f"{project.dist_name}{f'[{extras}]' if extras else ''}=={project.version}"
-    roots = [own, *options.get("extra-packages", ())]
+    roots = [own, *options.extra_packages]
 
     def lookup(name: NormalizedName, version: Version) -> list[str] | None:
         if name == canonicalize_name(project.dist_name):
@@ -63,10 +57,12 @@ def venv_lock(
 
     versions = {n: v for n, (v, _) in pins.items()}
     found = resolve.walk(roots, versions, target.marker_environment(), lookup, threads=4)
+    # The series and the Debian release the wheelhouse serves, as the lock has always said.
+    wheelhouse = f"{release.series}-{release.dist}"
     _check(found, project, wheelhouse)
     chosen = {n: v for n, v in found.chosen.items() if n != canonicalize_name(project.dist_name)}
     lines = [
-        f"# {project.name} {project.version}: its dependencies from {wheelhouse.name}",
+        f"# {project.name} {project.version}: its dependencies from {wheelhouse}",
         *(
             f"{name}=={version} \\\n    --hash=sha256:{pins[name][1]}"
             for name, version in sorted(chosen.items())
@@ -75,16 +71,15 @@ def venv_lock(
     return VenvLock("\n".join(lines) + "\n", chosen)
 
 
-def _check(found: resolve.Walk, project: ProjectModel, wheelhouse: Path) -> None:
+def _check(found: resolve.Walk, project: ProjectModel, wheelhouse: str) -> None:
     if found.conflicts:
         raise DataError(
-            f"{project.name} {project.version} does not fit {wheelhouse.name}: "
-            f"{found.conflicts[0]}",
+            f"{project.name} {project.version} does not fit {wheelhouse}: {found.conflicts[0]}",
             "use the project version of this series, or a pin override the requirements allow",
         )
     if found.unpinned:
         names = ", ".join(sorted(found.unpinned))
         raise DataError(
-            f"the wheelhouse {wheelhouse.name} lacks what {project.name} needs: {names}",
+            f"the wheelhouse {wheelhouse} lacks what {project.name} needs: {names}",
             f"run: venvpkg release SERIES --projects {project.name} (with its extra packages)",
         )

@@ -10,50 +10,48 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from venvpkg.errors import UsageError
-from venvpkg.files import Store, place
-from venvpkg.index import Index, choose
-from venvpkg.release import wheels as wheelbuild
+from venvpkg.files import UNDATED_EPOCH, place
+from venvpkg.index import choose
+from venvpkg.release import wheels
 
 if TYPE_CHECKING:
-    from venvpkg.debianize import Release, Request
+    from venvpkg.debianize import Job
 
 
-def override_wheels(
-    request: Request, index: Index, release: Release, workdir: Path, logs: Path
-) -> dict[NormalizedName, Path]:
+def override_wheels(job: Job) -> dict[NormalizedName, Path]:
     """Wheels for `[projects.NAME] pins`, fetched (or built offline) for the target."""
     found: dict[NormalizedName, Path] = {}
-    store = Store(workdir / "cache" / "files")
-    for raw_name, raw_version in dict(request.options.get("pins", {})).items():
+    request, workdir = job.request, job.settings.paths
+    for raw_name, raw_version in request.options.pins.items():
         name, version = canonicalize_name(raw_name), Version(str(raw_version))
-        artifact = choose(index.files(name, version), request.target)
+        artifact = choose(job.index.files(name, version), request.target)
         if artifact is None:
             raise UsageError(
                 f"pin override {name}=={version}: no wheel or sdist for {request.target.name}",
                 f"check the version in [projects.{request.project}] pins",
             )
-        digest = index.download(artifact, store)
-        slot = workdir / "cache" / "overrides" / digest
+        digest = job.index.download(artifact, workdir.store)
+        slot = workdir.cache("overrides") / digest
         slot.mkdir(parents=True, exist_ok=True)
-        if artifact.is_wheel:
-            wheel = slot / artifact.filename
-            place(store.path(digest), wheel)
-        else:
-            sdist = slot / artifact.filename
-            place(store.path(digest), sdist)
-            wheel = next(iter(sorted(slot.glob("*.whl"))), None) or wheelbuild.build_wheel(
-                sdist,
-                name,
-                version,
-                python=wheelbuild.build_environment(request.target, workdir),
-                find_links=release.wheelhouse,
-                constraints=release.wheelhouse / "build-constraints.txt",
-                output=slot,
-                log=logs / f"override-{name}.log",
-                source_date_epoch="1577836800",
-            )
-        found[name] = wheel
+        fetched = slot / artifact.filename
+        place(workdir.store.path(digest), fetched)
+        found[name] = fetched if artifact.is_wheel else _built(job, fetched, name, version)
     return found
+
+
+def _built(job: Job, sdist: Path, name: NormalizedName, version: Version) -> Path:
+    """The override's sdist compiled offline against the release's wheelhouse, once."""
+    slot = sdist.parent
+    existing = next(iter(sorted(slot.glob("*.whl"))), None)
+    if existing:
+        return existing
+    wheelhouse = job.release.wheelhouse
+    python = wheels.build_environment(job.request.target, job.settings.paths)
+    toolchain = wheels.Toolchain(
+        python, wheelhouse, wheelhouse / "build-constraints.txt", UNDATED_EPOCH
+    )
+    log = job.logs / f"override-{name}.log"
+    return wheels.build_wheel(sdist, name, version, toolchain, slot, log)
 
 
 def add_overrides(debian: Path, overrides: dict[NormalizedName, Path]) -> None:

@@ -11,18 +11,21 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
 from venvpkg import gitspec, runner
 from venvpkg.errors import CommandFailed, UsageError
-from venvpkg.files import Store
+from venvpkg.files import UNDATED_EPOCH, Store
 from venvpkg.index import Index
+
+if TYPE_CHECKING:
+    from venvpkg.debianize import Request
 
 # Left out of orig tarballs made from a working tree: VCS and build debris.
 EXCLUDED = {".git", ".tox", ".venv", "__pycache__", ".eggs", "build", "dist", ".stestr"}
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
-FIXED_MTIME = 1577836800  # 2020-01-01: trees have no release date; keep tarballs stable
 
 
 @dataclass(frozen=True)
@@ -31,20 +34,11 @@ class Source:
 
     archive: Path
     origin: str
-    # pbr computes versions from git history or PKG-INFO; a bare tree has neither.
-    needs_version_hint: bool = False
 
 
-def obtain(
-    spec: str | None,
-    pypi_name: str,
-    version: Version,
-    index: Index,
-    store: Store,
-    scratch: Path,
-    logs: Path,
-) -> Source:
+def obtain(request: Request, index: Index, store: Store, scratch: Path, logs: Path) -> Source:
     """The project's source, by the rules of --source (None: the sdist on the index)."""
+    spec, pypi_name, version = request.source, request.pypi_name, request.version
     if spec is None:
         return _from_index(pypi_name, version, index, store)
     git = None if Path(spec).exists() else gitspec.parse(spec)
@@ -57,7 +51,7 @@ def obtain(
                 f"--source {spec} is not a Python project (no {', '.join(PROJECT_FILES)})",
                 "give the top directory of the project's checkout",
             )
-        return Source(tar_tree(path, scratch / f"{pypi_name}-{version}.tar.gz"), str(path), True)
+        return Source(tar_tree(path, scratch / f"{pypi_name}-{version}.tar.gz"), str(path))
     if path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".zip")):
         if not (tarfile.is_tarfile(path) or zipfile.is_zipfile(path)):
             raise UsageError(
@@ -99,7 +93,7 @@ def _from_git(url: str, ref: str, scratch: Path, log: Path) -> Source:
     shutil.rmtree(clone / ".git")
     archive = tar_tree(clone, scratch / f"git-{commit[:12]}.tar.gz")
     shutil.rmtree(clone, ignore_errors=True)
-    return Source(archive, f"{url}@{ref} ({commit[:12]})", True)
+    return Source(archive, f"{url}@{ref} ({commit[:12]})")
 
 
 def tar_tree(tree: Path, output: Path) -> Path:
@@ -110,7 +104,7 @@ def tar_tree(tree: Path, output: Path) -> Path:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for path in sorted(_tree_files(tree)):
             info = archive.gettarinfo(str(path), f"{top}/{path.relative_to(tree).as_posix()}")
-            info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
+            info.mtime, info.uid, info.gid, info.uname, info.gname = UNDATED_EPOCH, 0, 0, "", ""
             if info.isreg():
                 with path.open("rb") as stream:
                     archive.addfile(info, stream)

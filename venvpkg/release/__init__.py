@@ -1,0 +1,51 @@
+"""Stage 1: plan, fetch, build, lock and pack the per-release wheelhouse.
+
+plan_release() decides the wheelhouse's contents (release/plan.py); run_release() fetches
+and compiles them (fetch.py, sdists.py), locks them (lock.py) and packs the requirements
+package (pack.py), handing on a records.ReleaseRecord. A target other than the host's
+release is built inside that release's chroot (inchroot.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from venvpkg import series, targets
+from venvpkg.config import Settings
+from venvpkg.progress import Display
+from venvpkg.release import plan, requirements
+from venvpkg.release.plan import ReleasePlan
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """What `venvpkg release` was asked for."""
+
+    series: series.Series
+    target: targets.Target
+    # NAME or NAME==VERSION; empty: the whole upper-constraints.
+    projects: tuple[str, ...] = ()
+    # A checkout or GIT-URL[@REF] of openstack/requirements; None: the bundled copy.
+    requirements: str | None = None
+    allow_missing: bool = False
+    dry_run: bool = False
+
+
+def plan_release(request: ReleaseRequest, settings: Settings, display: Display) -> ReleasePlan:
+    """The wheelhouse plan for these projects, with the extra packages their venvs take."""
+    chosen, target = request.series, request.target
+    targets.require_host_can_build(target)
+    data = requirements.load(chosen, request.requirements, settings.paths)
+    display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
+    # Here, where the plan is made: a run for another release plans inside its chroot.
+    untested = series.untested(chosen, target)
+    if untested:
+        display.warn(untested)
+    if data.dated_by == "newest file":
+        display.warn(
+            f"{data.origin} has no commit; dated {data.commit_date} by its newest file, which "
+            "a copy changes (and with it the wheels' digests): set SOURCE_DATE_EPOCH to fix it"
+        )
+    elif data.dated_by != "commit":
+        display.info(f"dated {data.commit_date} by {data.dated_by}")
+    return plan.make_plan(request, data, settings)

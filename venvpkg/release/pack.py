@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from importlib import resources
 from pathlib import Path
@@ -15,26 +12,18 @@ from typing import TYPE_CHECKING
 import jinja2
 from debian.changelog import Changelog
 
-from venvpkg import runner
-from venvpkg.errors import VenvpkgError
-from venvpkg.files import atomic_write_text, place
+from venvpkg import lintian, records, runner
+from venvpkg.config import DEFAULT_MAINTAINER
+from venvpkg.files import place
 from venvpkg.progress import Display
+from venvpkg.records import ReleaseRecord
 from venvpkg.scratch import private_dir
+from venvpkg.workdir import ReleasePaths, Workdir
 
 if TYPE_CHECKING:
     from venvpkg.release.plan import ReleasePlan
 
-DEFAULT_MAINTAINER = "venvpkg builders <venvpkg@debian.invalid>"
 OUTPUTS = (".deb", ".buildinfo", ".changes")
-
-
-@dataclass(frozen=True)
-class PackResult:
-    package: str
-    version: str
-    deb: str
-    lintian: str
-    built: bool = True
 
 
 # Part of what makes a packed .deb current: a change to how it is packed repacks it.
@@ -46,21 +35,15 @@ def package_name(plan: ReleasePlan) -> str:
     return f"openstack-requirements-{plan.series.id}"
 
 
-def current(debs: Path, plan: ReleasePlan) -> PackResult | None:
+def current(paths: ReleasePaths, plan: ReleasePlan) -> ReleaseRecord | None:
     """The package already built for exactly this plan, if any."""
-    state = debs / "state.json"
-    if not state.is_file():
+    record = records.read(paths.record, ReleaseRecord.from_dict)
+    if record is None or record.fingerprint != plan.fingerprint() or record.recipe != PACK_RECIPE:
         return None
-    recorded = json.loads(state.read_text())
-    deb = debs / recorded.get("deb", "")
-    if recorded.get("fingerprint") != plan.fingerprint() or not deb.is_file():
-        return None
-    if recorded.get("recipe") != PACK_RECIPE:
-        return None
-    return PackResult(**{**recorded["result"], "deb": str(deb), "built": False})
+    return record if record.deb.is_file() else None
 
 
-def next_version(plan: ReleasePlan, debs: Path) -> str:
+def next_version(plan: ReleasePlan, paths: ReleasePaths) -> str:
     """Date of the requirements commit, a counter, and the Debian release suffix.
 
     The counter grows with every repack, so content changes always raise the version;
@@ -68,12 +51,10 @@ def next_version(plan: ReleasePlan, debs: Path) -> str:
     """
     base = plan.data.commit_date.replace("-", "")
     counter = 1
-    state = debs / "state.json"
-    if state.is_file():
-        previous = json.loads(state.read_text()).get("result", {}).get("version", "")
-        stem = previous.split("+")[0]
-        if stem.startswith(f"{base}."):
-            counter = int(stem.split(".")[1]) + 1
+    previous = records.read(paths.record, ReleaseRecord.from_dict)
+    stem = previous.version.split("+")[0] if previous else ""
+    if stem.startswith(f"{base}."):
+        counter = int(stem.split(".")[1]) + 1
     return f"{base}.{counter}{plan.target.version_suffix}"
 
 
@@ -142,20 +123,14 @@ def _write_changelog(path: Path, plan: ReleasePlan, version: str, maintainer: st
 
 
 def pack(
-    plan: ReleasePlan,
-    wheelhouse: Path,
-    debs: Path,
-    workdir: Path,
-    display: Display,
-    maintainer: str = DEFAULT_MAINTAINER,
-    scratch: str | None = None,
-) -> PackResult:
+    plan: ReleasePlan, paths: ReleasePaths, workdir: Workdir, display: Display, scratch: str | None
+) -> ReleaseRecord:
     """Build the requirements .deb with dpkg-buildpackage and check it with lintian."""
-    version = next_version(plan, debs)
-    log = workdir / "logs" / f"release-{plan.id}" / "pack.log"
-    with private_dir(str(workdir / "tmp"), 0, f"pack-{plan.id}") as build_root:
+    version = next_version(plan, paths)
+    log = paths.logs / "pack.log"
+    with private_dir(str(workdir.tmp), 0, f"pack-{plan.id}") as build_root:
         source = build_root / f"{package_name(plan)}-{version}"
-        render_source(plan, wheelhouse, source, version, maintainer)
+        render_source(plan, paths.wheelhouse, source, version, DEFAULT_MAINTAINER)
         display.info(f"packing {package_name(plan)} {version}")
         runner.run(
             ["dpkg-buildpackage", "-b", "--no-sign", "--no-pre-clean"],
@@ -164,55 +139,30 @@ def pack(
             env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),
         )
         deb = next(build_root.glob("*.deb"))
-        verdict = lintian(deb, log, scratch=scratch)
-        result = PackResult(package_name(plan), version, str(debs / deb.name), verdict)
-        _publish(build_root, debs, plan, result)
-        return result
+        verdict = lintian.check(deb, log, scratch=scratch)
+        record = ReleaseRecord(
+            plan.target.name,
+            plan.series.id,
+            package_name(plan),
+            version,
+            paths.debs / deb.name,
+            verdict,
+            plan.fingerprint(),
+            PACK_RECIPE,
+            paths.wheelhouse,
+        )
+        _publish(build_root, paths, record)
+        return record
 
 
-def lintian(
-    deb: Path, log: Path, allow: Mapping[str, str] | None = None, scratch: str | None = None
-) -> str:
-    """Run lintian; errors and warnings fail, except tags the site allows (with a reason)."""
-    suppress = ["--suppress-tags", ",".join(sorted(allow))] if allow else []
-    # lintian unpacks every package it checks; a venv is thousands of files.
-    packed = sum(p.stat().st_size for p in deb.parent.glob("*.deb"))
-    try:
-        # lintian leaves its ELF caches (mldbm-elf-*) in TMPDIR: a private one goes with them.
-        with private_dir(scratch, 5 * packed + (1 << 30), "lintian") as tmpdir:
-            command = ["lintian", "--fail-on", "error,warning", "--tag-display-limit", "0"]
-            runner.run(
-                [*command, *suppress, deb],
-                log=log,
-                env=dict(os.environ, TMPDIR=str(tmpdir)),
-            )
-    except VenvpkgError as error:
-        tags = [line for line in getattr(error, "tail", []) if line[:2] in ("E:", "W:")]
-        raise VenvpkgError(
-            f"lintian rejects {deb.name}: {'; '.join(tags[:3])}", f"see {log}"
-        ) from None
-    return f"clean, {len(allow)} allowed" if allow else "clean"
-
-
-def _publish(build_root: Path, debs: Path, plan: ReleasePlan, result: PackResult) -> None:
-    """Move the outputs into debs/ and drop older versions; state.json is written last."""
-    debs.mkdir(parents=True, exist_ok=True)
+def _publish(build_root: Path, paths: ReleasePaths, record: ReleaseRecord) -> None:
+    """Move the outputs into debs/ and drop older versions; the record is written last."""
+    paths.debs.mkdir(parents=True, exist_ok=True)
     produced = [p for p in build_root.iterdir() if p.suffix in OUTPUTS]
     for path in produced:
-        place(path, debs / path.name)
+        place(path, paths.debs / path.name)
     names = {p.name for p in produced}
-    for old in debs.glob(f"{package_name(plan)}_*"):
+    for old in paths.debs.glob(f"{record.package}_*"):
         if old.name not in names:
             old.unlink()
-    atomic_write_text(
-        debs / "state.json",
-        json.dumps(
-            {
-                "fingerprint": plan.fingerprint(),
-                "recipe": PACK_RECIPE,
-                "deb": Path(result.deb).name,
-                "result": asdict(result),
-            },
-            indent=1,
-        ),
-    )
+    records.write(paths.record, record)

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from venvpkg import __version__, projects, sysdeps, targets
+from venvpkg.config import Settings
 from venvpkg.errors import UsageError
-from venvpkg.files import Store
 from venvpkg.index import Index
+from venvpkg.projects import ProjectPin
 from venvpkg.release import resolve
 from venvpkg.release.requirements import (
     Pin,
@@ -31,17 +30,8 @@ from venvpkg.release.requirements import (
 from venvpkg.series import Series
 from venvpkg.targets import Target
 
-
-@dataclass(frozen=True)
-class ProjectPin:
-    """A project whose closure the wheelhouse serves, at an exact version."""
-
-    name: str
-    pypi_name: str
-    version: Version
-
-    def requirement(self) -> str:
-        return f"{self.pypi_name}=={self.version}"
+if TYPE_CHECKING:
+    from venvpkg.release import ReleaseRequest
 
 
 @dataclass(frozen=True)
@@ -58,11 +48,10 @@ class ReleasePlan:
     build_depends: tuple[str, ...] = ()
     allow_missing: bool = False
     index_url: str = ""
-    denied: frozenset[NormalizedName] = field(default_factory=frozenset)
 
     @property
     def id(self) -> str:
-        return f"{self.series.id}-{self.target.name}"
+        return f"{self.target.name}-{self.series.id}"
 
     @property
     def unpinned(self) -> list[NormalizedName]:
@@ -93,56 +82,6 @@ def applicable_pins(
     return {n: p for n, p in pins.items() if n not in denied}, denied
 
 
-# What --projects and PROJECT arguments accept; ranges belong to the constraints.
-PROJECT_SPEC = re.compile(
-    r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(?P<version>\S+)\s*)?$"
-)
-
-
-def project_pins(series: Series, specs: list[str]) -> tuple[ProjectPin, ...]:
-    """Projects named on the command line, at the series' latest release unless given."""
-    found = []
-    for spec in specs:
-        match = PROJECT_SPEC.match(spec)
-        if not match:
-            raise UsageError(
-                f"project {spec!r} is not NAME or NAME==VERSION"
-                if spec.strip()
-                else "an empty project name was given",
-                "e.g. --projects nova,keystone==28.0.2",
-            )
-        name, wanted = match.group("name"), match.group("version") or ""
-        try:
-            project = projects.lookup(series, name)
-        except UsageError:
-            if not wanted:
-                raise
-            # An explicit NAME==VERSION may name a project outside openstack/releases
-            # (a site's own service); the resolver then checks it exists.
-            project = projects.Project(name, "service", wanted)
-        found.append(
-            ProjectPin(project.name, project.pypi_name, _project_version(series, project, wanted))
-        )
-    return tuple(found)
-
-
-def _project_version(series: Series, project: projects.Project, wanted: str) -> Version:
-    if wanted:
-        try:
-            return Version(wanted)
-        except InvalidVersion:
-            raise UsageError(
-                f"invalid version {wanted!r} for {project.name}", "use a PEP 440 version"
-            ) from None
-    if project.version is None:
-        raise UsageError(
-            f"{project.name} has no release version for {series.label} in the bundled "
-            f"openstack/releases data (it says {project.latest or 'nothing'})",
-            f"name one: --projects {project.name}==VERSION",
-        )
-    return project.version
-
-
 def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
     """A project version the index lacks would resolve to an empty closure, not an error."""
     for pin in chosen:
@@ -153,44 +92,17 @@ def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
             )
 
 
-def make_plan(
-    series: Series,
-    target: Target,
-    data: RequirementsData,
-    *,
-    project_specs: list[str],
-    allow_missing: bool,
-    index_url: str,
-    workdir: Path,
-    extra_requirements: tuple[str, ...] = (),
-) -> ReleasePlan:
-    """Decide the wheelhouse contents; resolving a project closure may use the index.
-
-    `extra_requirements` are what the projects' venvs add (keystone's python-memcached).
-    """
-    constraints, denied = applicable_pins(data, target)
+def make_plan(request: ReleaseRequest, data: RequirementsData, settings: Settings) -> ReleasePlan:
+    """Decide the wheelhouse contents; resolving a project closure may use the index."""
+    series, target = request.series, request.target
+    constraints, _denied = applicable_pins(data, target)
     build_constraints = _applicable_build_constraints(data, target)
     pinned = {name: pin.version for name, pin in constraints.items()}
-    chosen = project_pins(series, project_specs)
-    if chosen:
-        index = Index(index_url, workdir / "cache" / "index")
-        _require_on_index(chosen, index)
-        closure = resolve.closure(
-            [p.requirement() for p in chosen] + list(extra_requirements),
-            pinned,
-            build_constraints,
-            index=index,
-            store=Store(workdir / "cache" / "files"),
-            target=target,
-            workdir=workdir,
-            log=workdir / "logs" / f"resolve-{series.id}-{target.name}.log",
-        )
-        # Denylisted names are left unpinned, not excluded: certifi, for one, is on the
-        # denylist so that deployments get the newest CA bundle.
-        own = {canonicalize_name(p.pypi_name) for p in chosen}
-        wanted = {n: v for n, v in closure.items() if n not in own}
-    else:
-        wanted = pinned
+    chosen = projects.project_pins(series, list(request.projects))
+    wanted = _closure(chosen, pinned, build_constraints, request, settings) if chosen else pinned
+    bindep = sysdeps.build_dependencies(
+        data.bindep, target, f"{data.origin}/bindep.txt", settings.paths.cache("bindep")
+    )
     return ReleasePlan(
         series,
         target,
@@ -199,16 +111,35 @@ def make_plan(
         wanted,
         chosen,
         build_constraints,
-        _installable(
-            sysdeps.build_dependencies(
-                data.bindep, target, f"{data.origin}/bindep.txt", workdir / "cache" / "bindep"
-            ),
-            target,
-        ),
-        allow_missing,
-        index_url,
-        denied,
+        _installable(bindep, target),
+        request.allow_missing,
+        settings.index_url,
     )
+
+
+def _closure(
+    chosen: tuple[ProjectPin, ...],
+    pinned: dict[NormalizedName, Version],
+    build_constraints: str,
+    request: ReleaseRequest,
+    settings: Settings,
+) -> dict[NormalizedName, Version]:
+    """The projects' closure, with what their venvs add (keystone's python-memcached)."""
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    _require_on_index(chosen, index)
+    # The pins' own names: a spaced or differently-cased spec still finds its settings.
+    extra = [
+        requirement
+        for pin in chosen
+        for requirement in projects.project_settings(pin.name, settings).extra_packages
+    ]
+    log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
+    resolver = resolve.Resolver(index, settings.paths, request.target, build_constraints, log)
+    closure = resolver.closure([p.requirement() for p in chosen] + extra, pinned)
+    # Denylisted names are left unpinned, not excluded: certifi, for one, is on the
+    # denylist so that deployments get the newest CA bundle.
+    own = {canonicalize_name(p.pypi_name) for p in chosen}
+    return {n: v for n, v in closure.items() if n not in own}
 
 
 def _installable(dependencies: list[str], target: Target) -> tuple[str, ...]:
@@ -225,9 +156,4 @@ def _applicable_build_constraints(data: RequirementsData, target: Target) -> str
     environment = target.marker_environment()
     lines = parse_requirement_lines(data.build_constraints, f"{data.origin}/build-constraints.txt")
     kept = [r for r in lines if not r.marker or r.marker.evaluate(environment)]
-    return "".join(f"{_without_marker(r)}\n" for r in kept)
-
-
-def _without_marker(requirement: Requirement) -> str:
-    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
-    return f"{requirement.name}{extras}{requirement.specifier}"
+    return "".join(f"{resolve.without_marker(r)}\n" for r in kept)

@@ -22,6 +22,7 @@ from venvpkg import gitspec, runner
 from venvpkg.errors import CommandFailed, DataError, UsageError, VenvpkgError
 from venvpkg.series import Series
 from venvpkg.targets import Target
+from venvpkg.workdir import Workdir
 
 DENYLIST_NAMES = ("denylist.txt", "blacklist.txt")
 
@@ -53,6 +54,12 @@ class RequirementsData:
     # Where commit_date came from, when it is not a commit: it dates the wheels
     # (SOURCE_DATE_EPOCH) and the package version, so the user should know.
     dated_by: str = "commit"
+
+    @property
+    def source_date_epoch(self) -> int:
+        """The commit day as SOURCE_DATE_EPOCH: it dates every wheel built and the package."""
+        day = datetime.strptime(self.commit_date, "%Y-%m-%d").replace(tzinfo=UTC)
+        return int(day.timestamp())
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -160,7 +167,7 @@ def bundled(series: Series) -> RequirementsData:
         return _read_dir(directory, f"bundled {series.id}", series.ref, series.commit_date)
 
 
-def load(series: Series, source: str | None, workdir: Path) -> RequirementsData:
+def load(series: Series, source: str | None, workdir: Workdir) -> RequirementsData:
     """Requirements data from the bundled copy, a checkout directory or URL[@REF]."""
     if not source:
         return bundled(series)
@@ -218,9 +225,9 @@ def _git_date(path: Path) -> str | None:
     return out.strip() or None
 
 
-def _from_git(url: str, ref: str, workdir: Path) -> RequirementsData:
-    checkout = workdir / "requirements" / hashlib.sha256(f"{url}@{ref}".encode()).hexdigest()[:16]
-    log = workdir / "logs" / "requirements-git.log"
+def _from_git(url: str, ref: str, workdir: Workdir) -> RequirementsData:
+    checkout = workdir.checkouts / hashlib.sha256(f"{url}@{ref}".encode()).hexdigest()[:16]
+    log = workdir.log("requirements-git.log")
     if not checkout.exists():
         staging = checkout.with_suffix(".partial")
         runner.run(["rm", "-rf", staging], log=log)

@@ -29,6 +29,7 @@ from venvpkg.errors import CommandFailed, UsageError, VenvpkgError
 from venvpkg.files import Store, atomic_write_text
 from venvpkg.index import Index, NotOnIndex, choose
 from venvpkg.targets import Target
+from venvpkg.workdir import Workdir
 
 LOOKUP_THREADS = 16
 Lookup = Callable[[NormalizedName, Version], list[str] | None]
@@ -116,7 +117,7 @@ def _visit(
         name = canonicalize_name(requirement.name)
         version = pins.get(name)
         if version is None:
-            found.unpinned.setdefault(name, []).append(_plain(requirement))
+            found.unpinned.setdefault(name, []).append(without_marker(requirement))
             continue
         if not requirement.specifier.contains(version, prereleases=True):
             found.conflicts.append(f"{parent} requires {requirement}, but {version} is pinned")
@@ -143,7 +144,8 @@ def _exact(requirement: Requirement) -> Version | None:
     return None
 
 
-def _plain(requirement: Requirement) -> str:
+def without_marker(requirement: Requirement) -> str:
+    """NAME[EXTRAS]SPECIFIER: the requirement with its marker evaluated away."""
     extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
     return f"{requirement.name}{extras}{requirement.specifier}"
 
@@ -178,99 +180,82 @@ def index_lookup(index: Index, store: Store, target: Target, cache: Path) -> Loo
     return lookup
 
 
-def closure(
-    requirements: list[str],
-    pins: Mapping[NormalizedName, Version],
-    extra_constraints: str,
-    *,
-    index: Index,
-    store: Store,
-    target: Target,
-    workdir: Path,
-    log: Path,
-    strict: bool = True,
-) -> dict[NormalizedName, Version]:
-    """Every distribution `requirements` need, pinned by `pins` where they have one.
+@dataclass(frozen=True)
+class Resolver:
+    """Closures for one target under one set of extra constraints (build-constraints.txt)."""
 
-    Not `strict`: a requirement the pins contradict is left to fail where it is used
-    (a build requirement: that one sdist's build) instead of stopping the run.
-    """
-    lookup = index_lookup(index, store, target, workdir / "cache" / "requires")
-    found = walk(requirements, pins, target.marker_environment(), lookup)
-    if found.conflicts and strict:
-        raise ResolutionFailed(
-            f"the pins contradict each other: {found.conflicts[0]}"
-            + (f" (and {len(found.conflicts) - 1} more)" if len(found.conflicts) > 1 else ""),
-            "fix the constraints, or pin a compatible version",
+    index: Index
+    workdir: Workdir
+    target: Target
+    extra_constraints: str
+    log: Path
+
+    def closure(
+        self,
+        requirements: list[str],
+        pins: Mapping[NormalizedName, Version],
+        strict: bool = True,
+    ) -> dict[NormalizedName, Version]:
+        """Every distribution `requirements` need, pinned by `pins` where they have one.
+
+        Not `strict`: a requirement the pins contradict is left to fail where it is used
+        (a build requirement: that one sdist's build) instead of stopping the run.
+        """
+        cache = self.workdir.cache("requires")
+        lookup = index_lookup(self.index, self.workdir.store, self.target, cache)
+        found = walk(requirements, pins, self.target.marker_environment(), lookup)
+        if found.conflicts and strict:
+            raise ResolutionFailed(
+                f"the pins contradict each other: {found.conflicts[0]}"
+                + (f" (and {len(found.conflicts) - 1} more)" if len(found.conflicts) > 1 else ""),
+                "fix the constraints, or pin a compatible version",
+            )
+        if found.opaque:
+            return self.compiled(requirements, pins)
+        result = dict(found.chosen)
+        if found.unpinned:
+            leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
+            result |= self.compiled(leftovers, {**pins, **found.chosen})
+        return result
+
+    def compiled(
+        self, requirements: list[str], pins: Mapping[NormalizedName, Version]
+    ) -> dict[NormalizedName, Version]:
+        """pip-compile's answer, reused while every name in it keeps its pin."""
+        target = self.target
+        if sys.version_info[:2] != target.python:
+            raise UsageError(
+                f"resolving for python{target.python[0]}.{target.python[1]} needs venvpkg "
+                f"running on that Python (it runs on {sys.version_info[0]}.{sys.version_info[1]})",
+                f"install venvpkg with {target.interpreter} -m venv",
+            )
+        key = _key(requirements, self.extra_constraints, self.index.url, target)
+        cache = self.workdir.cache("resolve") / f"{key}.json"
+        if cache.is_file():
+            cached = json.loads(cache.read_text())
+            if _still_valid(cached, pins):
+                return {canonicalize_name(n): Version(v) for n, v in cached.items()}
+        tmp = self.workdir.tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        # Removed whether pip-compile succeeds or not; nothing in it is worth keeping.
+        with tempfile.TemporaryDirectory(prefix="resolve-", dir=tmp) as name:
+            constraints = _constraints_text(pins, self.extra_constraints)
+            result = _compile_in(Path(name), requirements, constraints, self.index.url, self.log)
+        atomic_write_text(
+            cache, json.dumps({n: str(v) for n, v in sorted(result.items())}, indent=1)
         )
-    if found.opaque:
-        return compiled(requirements, pins, extra_constraints, index.url, target, workdir, log)
-    result = dict(found.chosen)
-    if found.unpinned:
-        leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
-        merged = {**pins, **found.chosen}
-        result |= compiled(leftovers, merged, extra_constraints, index.url, target, workdir, log)
-    return result
+        return result
 
 
-def compiled(
-    requirements: list[str],
-    pins: Mapping[NormalizedName, Version],
-    extra_constraints: str,
-    index_url: str,
-    target: Target,
-    workdir: Path,
-    log: Path,
-) -> dict[NormalizedName, Version]:
-    """pip-compile's answer, reused while every name in it keeps its pin."""
-    if sys.version_info[:2] != target.python:
-        raise UsageError(
-            f"resolving for python{target.python[0]}.{target.python[1]} needs venvpkg running "
-            f"on that Python (it runs on {sys.version_info[0]}.{sys.version_info[1]})",
-            f"install venvpkg with {target.interpreter} -m venv",
-        )
-    cache = (
-        workdir
-        / "cache"
-        / "resolve"
-        / f"{_key(requirements, extra_constraints, index_url, target)}.json"
-    )
-    if cache.is_file():
-        cached = json.loads(cache.read_text())
-        if _still_valid(cached, pins):
-            return {canonicalize_name(n): Version(v) for n, v in cached.items()}
-    result = _compile(requirements, pins, extra_constraints, index_url, workdir, log)
-    atomic_write_text(cache, json.dumps({n: str(v) for n, v in sorted(result.items())}, indent=1))
-    return result
-
-
-def _compile(
-    requirements: list[str],
-    pins: Mapping[NormalizedName, Version],
-    extra_constraints: str,
-    index_url: str,
-    workdir: Path,
-    log: Path,
-) -> dict[NormalizedName, Version]:
-    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
-    # Removed whether pip-compile succeeds or not; nothing in it is worth keeping.
-    with tempfile.TemporaryDirectory(prefix="resolve-", dir=workdir / "tmp") as name:
-        return _compile_in(Path(name), requirements, pins, extra_constraints, index_url, log)
+def _constraints_text(pins: Mapping[NormalizedName, Version], extra: str) -> str:
+    return "".join(f"{name}=={version}\n" for name, version in sorted(pins.items())) + extra
 
 
 def _compile_in(
-    scratch: Path,
-    requirements: list[str],
-    pins: Mapping[NormalizedName, Version],
-    extra_constraints: str,
-    index_url: str,
-    log: Path,
+    scratch: Path, requirements: list[str], constraints_text: str, index_url: str, log: Path
 ) -> dict[NormalizedName, Version]:
     constraints = scratch / "constraints.txt"
-    constraints.write_text(
-        "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
-        + extra_constraints
-    )
+    constraints.write_text(constraints_text)
     wanted = scratch / "requirements.in"
     wanted.write_text("".join(f"{r}\n" for r in requirements))
     output = scratch / "requirements.txt"

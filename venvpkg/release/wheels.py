@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -14,6 +17,7 @@ from packaging.version import Version
 from venvpkg import metadata, runner
 from venvpkg.errors import CommandFailed, VenvpkgError
 from venvpkg.targets import Target
+from venvpkg.workdir import Workdir
 
 # Part of the built-wheel cache key: a change to how sdists are compiled rebuilds them.
 BUILD_RECIPE = "g0"
@@ -58,15 +62,15 @@ def build_requires(sdist: Path) -> list[str]:
     return requires
 
 
-def build_environment(target: Target, workdir: Path) -> Path:
+def build_environment(target: Target, workdir: Workdir) -> Path:
     """A venv of the target's own interpreter that runs `pip wheel`; created once, offline."""
-    home = workdir / "tools" / f"{target.name}-py{target.python[0]}.{target.python[1]}"
+    home = workdir.build_tools(target.name, target.python)
     python = home / "bin" / "python"
     if python.exists():
         return python
     home.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".venv-", dir=home.parent))
-    log = workdir / "logs" / "build-environment.log"
+    log = workdir.log("build-environment.log")
     try:
         runner.run(
             [target.interpreter, "-m", "venv", staging], log=log, env=runner.pip_environment()
@@ -80,51 +84,46 @@ def build_environment(target: Target, workdir: Path) -> Path:
     return python
 
 
+@dataclass(frozen=True)
+class Toolchain:
+    """How sdists are compiled: the target's pip, offline, from one directory of wheels."""
+
+    python: Path
+    find_links: Path
+    constraints: Path
+    source_date_epoch: int
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        return runner.pip_environment(
+            {
+                "PIP_NO_INDEX": "1",
+                "PIP_FIND_LINKS": str(self.find_links),
+                "PIP_CONSTRAINT": str(self.constraints),
+                "PIP_NO_CACHE_DIR": "1",
+                "SOURCE_DATE_EPOCH": str(self.source_date_epoch),
+                # Python's own CFLAGS carry -g: without -g0 every compiled module ships its
+                # debug information into the wheelhouse and every venv (a third of a venv's
+                # .deb for keystone).
+                "CFLAGS": "-g0",
+                "CXXFLAGS": "-g0",
+                **self.extra_env,
+            }
+        )
+
+
 def build_wheel(
-    sdist: Path,
-    name: str,
-    version: Version,
-    *,
-    python: Path,
-    find_links: Path,
-    constraints: Path,
-    output: Path,
-    log: Path,
-    source_date_epoch: str,
-    extra_env: dict[str, str] | None = None,
+    sdist: Path, name: str, version: Version, toolchain: Toolchain, output: Path, log: Path
 ) -> Path:
     """Build one sdist with no network; the wheel appears in `output` only when complete."""
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=output))
-    env = runner.pip_environment(
-        {
-            "PIP_NO_INDEX": "1",
-            "PIP_FIND_LINKS": str(find_links),
-            "PIP_CONSTRAINT": str(constraints),
-            "PIP_NO_CACHE_DIR": "1",
-            "SOURCE_DATE_EPOCH": source_date_epoch,
-            # Python's own CFLAGS carry -g: without -g0 every compiled module ships its
-            # debug information into the wheelhouse and every venv (a third of a venv's
-            # .deb for keystone).
-            "CFLAGS": "-g0",
-            "CXXFLAGS": "-g0",
-            **(extra_env or {}),
-        }
-    )
+    command: list[str | os.PathLike[str]] = [toolchain.python, "-m", "pip", "wheel"]
+    command += ["--no-deps", "--use-pep517", "--wheel-dir", scratch, sdist]
     try:
         runner.run(
-            [
-                python,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--use-pep517",
-                "--wheel-dir",
-                scratch,
-                sdist,
-            ],
+            command,
             log=log,
-            env=env,
+            env=toolchain.environment(),
             timeout=3600,
         )
         built = _the_wheel(scratch, name, version, log)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import gzip
-import json
 import os
 import re
 import shutil
@@ -20,11 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from venvpkg import runner
+from venvpkg import records, runner
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, DataError, UsageError
 from venvpkg.files import atomic_write, atomic_write_text, exclusive, sha256_file
 from venvpkg.progress import Display
+from venvpkg.records import BuildRecord, ReleaseRecord
+from venvpkg.workdir import Workdir
 
 SUITES = ("staging", "production")
 KEY_NAME = "venvpkg repository signing key"
@@ -98,8 +99,7 @@ class PublishResult:
 
 
 def repository_root(settings: Settings) -> Path:
-    configured = settings.section("publish").get("repository")
-    return Path(configured).absolute() if configured else settings.workdir / "repo"
+    return settings.publish.repository or settings.paths.repository
 
 
 def open_repository(settings: Settings, display: Display, create: bool = True) -> Repository:
@@ -121,7 +121,7 @@ def open_repository(settings: Settings, display: Display, create: bool = True) -
             "point [publish] repository at an empty directory or a venvpkg repository",
         )
     gnupghome, key = signing_key(settings, display)
-    repo = Repository(root, gnupghome, key, gnupghome == settings.workdir / "gnupg")
+    repo = Repository(root, gnupghome, key, gnupghome == settings.paths.gnupg)
     if not repo.keyring.exists():
         root.mkdir(parents=True, exist_ok=True)
         exported = runner.capture_bytes(["gpg", "--homedir", gnupghome, "--export", key])
@@ -132,21 +132,20 @@ def open_repository(settings: Settings, display: Display, create: bool = True) -
 
 def signing_key(settings: Settings, display: Display) -> tuple[Path, str]:
     """The configured key ([publish] key, gnupghome), or one generated in the workdir."""
-    section = settings.section("publish")
-    if section.get("key"):
-        home = Path(section.get("gnupghome", os.environ.get("GNUPGHOME", "~/.gnupg")))
-        home = home.expanduser()
-        return home, _usable_key(home, str(section["key"]))
-    home = settings.workdir / "gnupg"
+    configured = settings.publish
+    if configured.key:
+        home = configured.gnupghome or Path(os.environ.get("GNUPGHOME", "~/.gnupg")).expanduser()
+        return home, _usable_key(home, configured.key)
+    home = settings.paths.gnupg
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with exclusive(settings.workdir / "locks" / "gnupg.lock"):
+    with exclusive(settings.paths.lock("gnupg")):
         existing = _secret_keys(home)
         if not existing:
             display.info(f"generating the repository signing key in {home}")
             runner.run(
                 ["gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key",
                  f"{KEY_NAME} <venvpkg@localhost>", "ed25519", "sign", "3y"],
-                log=settings.workdir / "logs" / "gnupg.log",
+                log=settings.paths.log("gnupg.log"),
             )  # fmt: skip
             existing = _secret_keys(home)
     return home, _usable_key(home, existing[0][0])
@@ -290,20 +289,22 @@ def dsc_fields(dsc: Path) -> tuple[str, str]:
     return source.group(1), version.group(1)
 
 
-def built_outputs(workdir: Path, dist: str, series: str) -> tuple[list[Path], list[Path]]:
+def built_outputs(workdir: Workdir, dist: str, series: str) -> tuple[list[Path], list[Path]]:
     """The .debs and .dscs venvpkg built for dist+series, from its build records."""
-    out = workdir / "debs" / f"{dist}-{series}"
+    paths = workdir.release(dist, series)
     debs: list[Path] = []
     dscs: list[Path] = []
-    for record in sorted(out.glob("builds/*.json")):
-        state = json.loads(record.read_text())
-        debs += [out / name for name in state["debs"]]
-        dsc = workdir / "src" / f"{dist}-{series}" / f"{record.stem}.dsc"
+    for path in sorted(paths.builds.glob("*.json")):
+        record = records.read(path, BuildRecord.from_dict)
+        if record is None:
+            continue
+        debs += [paths.debs / name for name in record.debs]
+        dsc = paths.sources / f"{path.stem}.dsc"
         if dsc.exists():
             dscs.append(dsc)
-    requirements = out / "state.json"
-    if requirements.exists():
-        debs.append(out / json.loads(requirements.read_text())["deb"])
+    release = records.read(paths.record, ReleaseRecord.from_dict)
+    if release is not None:
+        debs.append(release.deb)
     return debs, dscs
 
 
@@ -324,7 +325,7 @@ def publish(
     settings: Settings, display: Display, dist: str, series: str, only: list[Path] | None = None
 ) -> PublishResult:
     """Add the built packages to dist+series staging; the same version twice is a no-op."""
-    debs, dscs = built_outputs(settings.workdir, dist, series)
+    debs, dscs = built_outputs(settings.paths, dist, series)
     if only:
         require_ours(only, debs)
         debs, dscs = only, []

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import datetime
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from venvpkg import records
 from venvpkg.config import Settings
 from venvpkg.files import atomic_write_text
 from venvpkg.progress import Display
+from venvpkg.records import BuildRecord, TestRecord
 from venvpkg.ship import publish
-from venvpkg.ship import test as check
+from venvpkg.workdir import Workdir
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Row:
     build_seconds: str
 
 
-def collect(repo: publish.Repository, workdir: Path) -> list[Row]:
+def collect(repo: publish.Repository, workdir: Workdir) -> list[Row]:
     rows = []
     for codename in publish.codenames(repo):
         if codename.endswith("-staging"):
@@ -38,7 +39,7 @@ def collect(repo: publish.Repository, workdir: Path) -> list[Row]:
         production = _sources(repo, codename)
         dist, series = codename.split("-", 1)
         tested = _tests(workdir, dist, series)
-        seconds = _build_seconds(workdir, codename)
+        seconds = _build_seconds(workdir, dist, series)
         for source in sorted(set(staging) | set(production)):
             version = staging.get(source, "")
             rows.append(
@@ -59,28 +60,22 @@ def _sources(repo: publish.Repository, codename: str) -> dict[str, str]:
     return {e.name: e.version for e in entries if e.arch == "source"}
 
 
-def _tests(workdir: Path, dist: str, series: str) -> dict[tuple[str, str], str]:
-    path = check.report_path(workdir, dist, series)
-    if not path.exists():
+def _tests(workdir: Workdir, dist: str, series: str) -> dict[tuple[str, str], str]:
+    record = records.read(workdir.test_record(dist, series), TestRecord.from_dict)
+    if record is None:
         return {}
-    report = json.loads(path.read_text())
-    verdict = "passed" if report.get("passed") else _failed_steps(report)
-    return {(name, version): verdict for name, version in report.get("sources", {}).items()}
+    failed = [s.name for s in record.steps if not s.ok]
+    verdict = "passed" if record.passed else "failed: " + ", ".join(failed) if failed else "failed"
+    return {(name, version): verdict for name, version in record.sources.items()}
 
 
-def _failed_steps(report: dict[str, object]) -> str:
-    steps = report.get("steps", [])
-    failed = [s["name"] for s in steps if not s["ok"]]  # type: ignore[attr-defined]
-    return "failed: " + ", ".join(failed) if failed else "failed"
-
-
-def _build_seconds(workdir: Path, codename: str) -> dict[str, str]:
+def _build_seconds(workdir: Workdir, dist: str, series: str) -> dict[str, str]:
     found = {}
-    for record in (workdir / "debs" / codename).glob("builds/*.json"):
-        state = json.loads(record.read_text())
-        if "seconds" in state:
-            source = record.stem.split("_")[0]
-            found[f"{source} {state['version']}"] = f"{state['seconds']:.0f}s"
+    for path in workdir.release(dist, series).builds.glob("*.json"):
+        record = records.read(path, BuildRecord.from_dict)
+        if record is not None:
+            source = path.stem.split("_")[0]
+            found[f"{source} {record.version}"] = f"{record.seconds:.0f}s"
     return found
 
 
@@ -89,11 +84,11 @@ COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"
 
 def write(settings: Settings, display: Display) -> Path:
     """Write status.md and status.html for the repository; return the HTML page's path."""
-    repo, workdir = publish.open_repository(settings, display, create=False), settings.workdir
+    repo, workdir = publish.open_repository(settings, display, create=False), settings.paths
     with repo.lock(display):
         rows = collect(repo, workdir)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = workdir / "reports"
+    out = workdir.reports
     atomic_write_text(out / "status.md", markdown(rows, stamp, repo.root))
     atomic_write_text(out / "status.html", page(rows, stamp, repo.root))
     return out / "status.html"

@@ -13,63 +13,41 @@ operator's node would: apt installs from the signed repository, never from files
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shlex
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from venvpkg import chroot, runner
+from venvpkg import chroot, records, runner
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, UsageError
-from venvpkg.files import atomic_write_text
 from venvpkg.progress import Display
+from venvpkg.records import Step, TestRecord
 from venvpkg.ship import publish
+from venvpkg.workdir import Workdir
 
 INSIDE_REPO = "/srv/venvpkg-repo"
 REQUIREMENTS = "openstack-requirements-"
 
 
-@dataclass
-class Step:
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass
-class TestResult:
-    dist: str
-    series: str
-    staging: dict[str, str]
-    production: dict[str, str]
-    steps: list[Step] = field(default_factory=list)
-    seconds: float = 0.0
-    log: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.steps) and all(s.ok for s in self.steps)
-
-
-def report_path(workdir: Path, dist: str, series: str) -> Path:
-    return workdir / "reports" / f"test-{dist}-{series}.json"
-
-
-def passed_versions(workdir: Path, dist: str, series: str) -> set[tuple[str, str]]:
+def passed_versions(workdir: Workdir, dist: str, series: str) -> set[tuple[str, str]]:
     """(package, version) pairs whose last test run passed: what promote may copy."""
-    path = report_path(workdir, dist, series)
-    if not path.exists():
-        return set()
-    report = json.loads(path.read_text())
-    if not all(step["ok"] for step in report["steps"]) or not report["steps"]:
-        return set()
-    staged = {(name, version) for name, version in report["staging"].items()}
-    sources = {(name, version) for name, version in report.get("sources", {}).items()}
-    return staged | sources
+    record = records.read(workdir.test_record(dist, series), TestRecord.from_dict)
+    return record.passed_versions() if record else set()
+
+
+@dataclass(frozen=True)
+class Testbed:
+    """Where one test run happens: the repository, a clean chroot, and the suites it uses."""
+
+    repo: publish.Repository
+    chroot: chroot.Chroot
+    staging: str
+    production: str
+    log: Path
 
 
 def run_tests(
@@ -79,7 +57,7 @@ def run_tests(
     series: str,
     projects: list[str],
     upgrade_from: str | None = None,
-) -> TestResult:
+) -> TestRecord:
     """Test staging's packages; the upgrade starts from production of `upgrade_from` (a
     series, e.g. the previous release) or, by default, of the same series."""
     repo = publish.open_repository(settings, display, create=False)
@@ -100,21 +78,29 @@ def run_tests(
     # The tests come from the published .dsc: what staging holds, whatever the work
     # directory has since been debianized to.
     dscs = sorted((e for e in staging if e.arch == "source"), key=lambda e: e.name)
-    sources = {e.name: e.version for e in dscs}
     production = {e.name: e.version for e in held if e.name in binaries and e.arch != "source"}
-    result = TestResult(dist, series, binaries, production)
     began = time.monotonic()
-    log = settings.workdir / "logs" / f"test-{dist}-{series}.log"
-    result.log = str(log)
+    log = settings.paths.log(f"test-{dist}-{series}.log")
     test_root = chroot.ensure(dist, settings, display, "test")
+    bed = Testbed(repo, test_root, staging_name, production_name, log)
     display.info(f"testing {len(binaries)} packages from {staging_name} in a clean {dist}")
-    result.steps += _lifecycle(repo, test_root, staging_name, production_name, result, log)
+    steps = _lifecycle(bed, binaries, production)
     for entry in dscs:
-        dsc = repo.root / entry.path
-        result.steps.append(_autopkgtest(settings, repo, test_root, staging_name, dsc, log))
-    result.seconds = time.monotonic() - began
-    _record(settings.workdir, result, sources)
-    return result
+        output = settings.paths.log(f"autopkgtest-{entry.name}")
+        steps.append(_autopkgtest(bed, repo.root / entry.path, output))
+    record = TestRecord(
+        dist,
+        series,
+        binaries,
+        production,
+        tuple(steps),
+        time.monotonic() - began,
+        str(log),
+        {e.name: e.version for e in dscs},
+        time.time(),
+    )
+    records.write(settings.paths.test_record(dist, series), record)
+    return record
 
 
 def _selected(
@@ -131,27 +117,21 @@ def _selected(
     return [e for e in chosen if e.source in wanted]
 
 
-def _lifecycle(
-    repo: publish.Repository,
-    test_root: chroot.Chroot,
-    staging_name: str,
-    production_name: str,
-    result: TestResult,
-    log: Path,
-) -> list[Step]:
+def _lifecycle(bed: Testbed, staging: dict[str, str], production: dict[str, str]) -> list[Step]:
     """One mmdebstrap run: unpack the test chroot, run lifecycle.sh in it, throw it away."""
+    repo, test_root, log = bed.repo, bed.chroot, bed.log
     script = resources.files("venvpkg.templates").joinpath("lifecycle.sh").read_text()
     local = log.parent / "lifecycle.sh"
     local.parent.mkdir(parents=True, exist_ok=True)
     local.write_text(script)
     # The requirements package is a Build-Depends; installing it proves nothing about a node.
     staged = " ".join(
-        f"{n}={v}" for n, v in sorted(result.staging.items()) if not n.startswith(REQUIREMENTS)
+        f"{n}={v}" for n, v in sorted(staging.items()) if not n.startswith(REQUIREMENTS)
     )
     previous = " ".join(
-        f"{n}={v}" for n, v in sorted(result.production.items()) if not n.startswith(REQUIREMENTS)
+        f"{n}={v}" for n, v in sorted(production.items()) if not n.startswith(REQUIREMENTS)
     )
-    arguments = shlex.join([staging_name, production_name, staged, previous])
+    arguments = shlex.join([bed.staging, bed.production, staged, previous])
     command = [
         "mmdebstrap",
         "--mode=unshare",
@@ -186,21 +166,14 @@ def parse_steps(output: str) -> list[Step]:
     return [Step(m.group(1), m.group(2) == "ok", m.group(3) or "") for m in STEP.finditer(output)]
 
 
-def _autopkgtest(
-    settings: Settings,
-    repo: publish.Repository,
-    test_root: chroot.Chroot,
-    staging_name: str,
-    dsc: Path,
-    log: Path,
-) -> Step:
+def _autopkgtest(bed: Testbed, dsc: Path, output: Path) -> Step:
     """The source's own tests, its binaries installed by apt from staging."""
+    repo, test_root, log = bed.repo, bed.chroot, bed.log
     source = dsc.name.split("_")[0]
     if not dsc.exists():
         return Step(f"autopkgtest:{source}", False, f"{dsc} is missing: tests are read from it")
-    line = f"deb [signed-by={INSIDE_REPO}/{publish.KEYRING}] file:{INSIDE_REPO} {staging_name} main"
+    line = f"deb [signed-by={INSIDE_REPO}/{publish.KEYRING}] file:{INSIDE_REPO} {bed.staging} main"
     setup = f"echo '{line}' > /etc/apt/sources.list.d/venvpkg.list && apt-get update -q"
-    output = settings.workdir / "logs" / f"autopkgtest-{source}"
     shutil.rmtree(output, ignore_errors=True)  # autopkgtest wants it new; the last run stays
     command = [
         "autopkgtest",
@@ -222,10 +195,3 @@ def _autopkgtest(
         reason = next((t for t in reversed(error.tail) if "FAIL" in t), error.message)
         return Step(f"autopkgtest:{source}", False, f"{reason} (see {output})")
     return Step(f"autopkgtest:{source}", True, "")
-
-
-def _record(workdir: Path, result: TestResult, sources: dict[str, str]) -> None:
-    report = dict(asdict(result), passed=result.passed, sources=sources, finished=time.time())
-    atomic_write_text(
-        report_path(workdir, result.dist, result.series), json.dumps(report, indent=1)
-    )

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 from venvpkg import runner
-from venvpkg.errors import CommandFailed
+from venvpkg.errors import BuildFailed, CommandFailed
 from venvpkg.files import sha256_file
 
 
@@ -59,3 +59,26 @@ def diffoscope(first: Path, second: Path, report: Path) -> Path | None:
     with contextlib.suppress(CommandFailed):
         runner.run(["diffoscope", "--text", report, first, second], log=report.with_suffix(".log"))
     return report
+
+
+def compare(first: list[Path], second: list[Path], logs: Path) -> str:
+    differ = differing_debs(first, second)
+    if not differ:
+        return "identical"
+    by_name = {p.name: p for p in second}
+    details = []
+    for name in differ:
+        original = next((p for p in first if p.name == name), None)
+        if original is None or name not in by_name:
+            details.append(f"{name}: produced by one build only")
+            continue
+        files = differing_files(original, by_name[name])
+        details.append(f"{name}: {', '.join(files[:10]) or 'archive metadata'}")
+        report = diffoscope(original, by_name[name], logs / f"diffoscope-{name}.txt")
+        if report:
+            details.append(f"  diffoscope report: {report}")
+    raise BuildFailed(
+        f"two builds differ in {len(differ)} package(s): {', '.join(differ)}",
+        "the inputs are the same, so something in the build is not reproducible",
+        details,
+    )

@@ -1,0 +1,292 @@
+"""What each command does: call its stage, print its summary table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from venvpkg import builder, chroot, debianize, pipeline, series, targets
+from venvpkg.config import Settings
+from venvpkg.errors import BuildFailed, UsageError
+from venvpkg.progress import Display
+from venvpkg.release import ReleaseRequest, plan_release
+from venvpkg.release.inchroot import release_in_chroot
+from venvpkg.release.wheelhouse import ReleaseResult, run_release
+from venvpkg.ship import publish, report
+from venvpkg.ship import test as check
+
+
+def _dist_series(args: argparse.Namespace) -> tuple[str, str]:
+    chosen, target = series.with_target(args.series, args.dist)
+    return target.name, chosen.id
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    debs = [Path(d).absolute() for d in args.debs]
+    result = publish.publish(settings, display, dist, series_id, debs or None)
+    report.write(settings, display)
+    if settings.json:
+        print(json.dumps(asdict(result), indent=1))
+        return 0
+    rows = [[p, "added"] for p in result.added] + [[p, "unchanged"] for p in result.unchanged]
+    display.table(f"venvpkg publish ({result.codename})", ["Package", "Status"], rows, sys.stdout)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    previous = series.lookup(args.upgrade_from).id if args.upgrade_from else None
+    result = check.run_tests(settings, display, dist, series_id, args.projects, previous)
+    report.write(settings, display)
+    if settings.json:
+        print(json.dumps(dict(asdict(result), passed=result.passed), indent=1))
+    else:
+        rows = [[s.name, "ok" if s.ok else "FAILED", s.detail[:90]] for s in result.steps]
+        title = f"venvpkg test {dist}-{series_id} ({result.seconds:.0f}s, log {result.log})"
+        display.table(title, ["Step", "Result", "Detail"], rows, sys.stdout)
+    if not result.passed:
+        failed = ", ".join(s.name for s in result.steps if not s.ok)
+        raise BuildFailed(f"tests failed: {failed}", f"see {result.log}", [])
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    passed = check.passed_versions(settings.paths, dist, series_id)
+    if not passed:
+        raise UsageError(
+            f"nothing in {dist}-{series_id}-staging has passed its tests",
+            f"run: venvpkg test --dist {dist} --series {series_id}",
+        )
+    result = publish.promote(settings, display, dist, series_id, passed)
+    report.write(settings, display)
+    if settings.json:
+        print(json.dumps(asdict(result), indent=1))
+        return 0
+    rows = [[p] for p in result.promoted] or [["nothing new: production is up to date"]]
+    note = f", snapshot {result.snapshot}" if result.snapshot else ""
+    display.table(f"venvpkg promote ({result.codename}{note})", ["Package"], rows, sys.stdout)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args)
+    snapshot = publish.rollback(settings, display, dist, series_id)
+    report.write(settings, display)
+    display.info(f"{dist}-{series_id} restored to snapshot {snapshot}")
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    chosen, target = series.with_target(args.series, args.dist)
+    wanted = pipeline.PipelineRequest(chosen, target, tuple(args.projects), args.backend)
+    result = pipeline.run(wanted, settings, display)
+    passed = result.passed
+    tested = "cached: passed" if result.tests_cached else "passed" if passed else "FAILED"
+    rows = [
+        [
+            b.project,
+            b.version,
+            b.status,
+            b.lintian,
+            tested,
+            "production" if (f"venv-{b.project}", b.version) in result.production else "staging",
+        ]
+        for b in result.builds
+    ]
+    stages = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+    if settings.json:
+        summary = builder.summary(result.builds)
+        summary |= {"tests": tested, "seconds": result.seconds, "report": str(result.report)}
+        print(json.dumps(summary, indent=1))
+    else:
+        columns = ["Project", "Version", "Build", "Lintian", "Tests", "Published"]
+        display.table(f"venvpkg pipeline ({stages})", columns, rows, sys.stdout)
+        print(result.report)
+    if not passed:
+        raise BuildFailed("tests failed: nothing was promoted", f"see {result.report}", [])
+    return 0
+
+
+def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    rows = [
+        [s.number or "-", s.codename, s.status, s.ref, s.default_target.name]
+        for s in series.catalog()
+    ]
+    if settings.json:
+        keys = ["number", "codename", "status", "requirements_ref", "default_target"]
+        print(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=1))
+    else:
+        columns = ["Number", "Codename", "Status", "Requirements ref", "Default target"]
+        display.table("OpenStack series", columns, rows, sys.stdout)
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    chosen, target = series.with_target(args.series, args.target)
+    # An empty item is a typo, not "everything": only leaving --projects out means that.
+    specs = [p.strip() for p in args.projects.split(",")] if args.projects is not None else []
+    request = ReleaseRequest(
+        chosen, target, tuple(specs), args.requirements, args.allow_missing, args.dry_run
+    )
+    if not targets.host_is(target):
+        return release_in_chroot(request, settings, display)
+    plan = plan_release(request, settings, display)
+    if args.dry_run:
+        for name, version in sorted(plan.wanted.items()):
+            print(f"{name}=={version}")
+        display.info(f"{len(plan.wanted)} distributions for {plan.id}")
+        return 0
+    result = run_release(plan, settings, display)
+    _report_release(result, settings, display)
+    return 0
+
+
+def _report_release(result: ReleaseResult, settings: Settings, display: Display) -> None:
+    fetched = sum(e.downloaded for e in result.entries)
+    built = sum(e.built for e in result.entries)
+    summary = {
+        "wheelhouse": result.plan.id,
+        "up_to_date": result.up_to_date,
+        "pins": len(result.entries) + len(result.failures),
+        "fetched": fetched,
+        # An sdist fetched and then built this run counts in both columns, so count directly.
+        "cached": sum(not (e.downloaded or e.built) for e in result.entries),
+        "built": built,
+        "failed": len(result.failures),
+        "size": result.size,
+        "seconds": round(result.seconds, 2),
+        "pack_seconds": round(result.pack_seconds, 2),
+        "package": str(result.package.deb) if result.package else None,
+        "version": result.package.version if result.package else None,
+        "lintian": result.package.lintian if result.package else None,
+        "missing": [f"{f.name}=={f.version}: {f.cause}" for f in result.failures],
+    }
+    if result.up_to_date:
+        display.info(f"{result.plan.id}: nothing to do, wheelhouse and package are up to date")
+    for failure in result.failures:
+        display.warn(f"missing {failure.name}=={failure.version}: {failure.cause} ({failure.log})")
+    if settings.json:
+        print(json.dumps(summary, indent=1))
+        return
+    row = [str(summary[k]) for k in ("wheelhouse", "pins", "fetched", "cached", "built", "failed")]
+    row += [f"{result.size / 1e6:.1f} MB", f"{result.seconds:.1f}s", str(summary["version"])]
+    columns = [
+        "Wheelhouse",
+        "Pins",
+        "Fetched",
+        "Cached",
+        "Built",
+        "Failed",
+        "Size",
+        "Time",
+        "Package",
+    ]
+    display.table("venvpkg release", columns, [row], sys.stdout)
+    if result.package:
+        print(result.package.deb)
+
+
+def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    if args.action != "list" and not args.dists:
+        raise UsageError(f"chroot {args.action} needs a DIST", "e.g. venvpkg chroot create trixie")
+    # A typo must not be ignored by list, nor handed to mmdebstrap by create.
+    dists = [targets.lookup(dist).name for dist in args.dists]
+    for dist in dists:
+        if args.action == "create":
+            chroot.ensure(dist, settings, display)
+        elif args.action == "update":
+            chroot.update(dist, settings, display)
+        elif args.action == "remove":
+            chroot.remove(dist, settings.paths)
+            display.info(f"removed the {dist} chroot")
+    found = [c for c in chroot.listing(settings.paths) if not dists or c.dist in dists]
+    if settings.json:
+        print(json.dumps([dict(c.record, tarball=str(c.tarball)) for c in found], indent=1))
+        return 0
+    rows = [
+        [
+            c.dist,
+            c.flavour,
+            c.arch,
+            f"{c.age_days:.1f} days",
+            f"{c.record['size'] / 1e6:.0f} MB",
+            c.sha256[:12],
+            str(c.tarball),
+        ]
+        for c in found
+    ]
+    columns = ["Dist", "Kind", "Arch", "Age", "Size", "sha256", "Tarball"]
+    display.table("venvpkg chroots", columns, rows, sys.stdout)
+    return 0
+
+
+def _request(project: str, args: argparse.Namespace, settings: Settings) -> debianize.Request:
+    if args.version is not None and getattr(args, "projects", [project])[1:]:
+        raise UsageError("--version names one project's release", "build one project with it")
+    if args.version == "":
+        raise UsageError("--version is empty", "give a version, or leave it out for the latest")
+    return debianize.make_request(
+        project, args.series, args.version, args.source, args.dist, settings
+    )
+
+
+def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    request = _request(args.project, args, settings)
+    result = debianize.debianize(request, settings, display)
+    summary = {
+        "source": str(result.source_dir),
+        "dsc": str(result.dsc),
+        "version": result.version,
+        "packages": result.packages,
+        "changed": result.changed,
+    }
+    if settings.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        row = [request.project, result.version, ", ".join(result.packages)]
+        display.table("venvpkg debianize", ["Project", "Version", "Packages"], [row], sys.stdout)
+        print(result.source_dir)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    if args.source and len(args.projects) > 1:
+        raise UsageError("--source names one project's tree", "build one project with it")
+    opts = builder.options(settings, args.backend, args.verify_reproducible, args.rebuild)
+    # Every name and version is checked before the first project's work starts.
+    requests = [_request(p, args, settings) for p in args.projects]
+    jobs = [builder.Job(r, debianize.debianize(r, settings, display)) for r in requests]
+    results = builder.build_all(jobs, settings, display, opts)
+    if settings.json:
+        print(json.dumps(builder.summary(results), indent=1))
+    else:
+        rows = [
+            [
+                r.project,
+                r.version,
+                r.status,
+                f"{r.seconds:.0f}s",
+                r.lintian or "-",
+                r.reproducible or "-",
+                str(len(r.debs)),
+                f"{sum(d.stat().st_size for d in r.debs) / 1e6:.1f} MB",
+            ]
+            for r in results
+        ]
+        columns = ["Project", "Version", "Status", "Time", "Lintian", "Reproducible"]
+        columns += ["Debs", "Size"]
+        display.table(f"venvpkg build ({opts.backend})", columns, rows, sys.stdout)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise BuildFailed(
+            f"{len(failed)} of {len(results)} builds failed: "
+            + ", ".join(r.project for r in failed),
+            "see the warnings above and the logs they name",
+            [],
+        )
+    return 0

@@ -1,0 +1,178 @@
+"""The command line's words: global options, commands and their arguments."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from venvpkg import __version__
+from venvpkg.cli import commands as handlers
+from venvpkg.config import BACKENDS
+
+
+def _global_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command name."""
+    # The copy on each command uses SUPPRESS so it does not overwrite a value given earlier.
+    default = None if defaults else argparse.SUPPRESS
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--workdir",
+        dest="workdir",
+        metavar="DIR",
+        default=default,
+        help="where caches, wheelhouses and packages go (env VENVPKG_WORKDIR; "
+        "default ./venvpkg-work)",
+    )
+    group.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        default=default,
+        help="settings file (default ./venvpkg.toml when present)",
+    )
+    group.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
+        default=default,
+        help="parallel jobs (default: number of cores)",
+    )
+    group.add_argument(
+        "--index-url",
+        metavar="URL",
+        default=default,
+        help="package index for fetching (env VENVPKG_INDEX_URL; default PyPI)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="print a machine-readable summary on stdout",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="show tracebacks",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="count", default=0 if defaults else argparse.SUPPRESS
+    )
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0 if defaults else argparse.SUPPRESS
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="venvpkg",
+        parents=[_global_options(True)],
+        description="Turn OpenStack releases into Debian packages.",
+    )
+    parser.add_argument("--version", action="version", version=f"venvpkg {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = [_global_options(False)]
+
+    listing = commands.add_parser("series", parents=common, help="list the OpenStack series")
+    listing.set_defaults(handler=handlers.cmd_series)
+
+    release = commands.add_parser(
+        "release",
+        parents=common,
+        help="build the wheelhouse and requirements .deb of a series",
+    )
+    release.add_argument(
+        "series", metavar="SERIES", help="number or codename, e.g. 2025.2 or flamingo"
+    )
+    release.add_argument("--target", metavar="DIST", help="Debian release (default: per series)")
+    release.add_argument(
+        "--projects",
+        metavar="P,...",
+        help="only the dependency closure of these projects (NAME or NAME==VERSION)",
+    )
+    release.add_argument(
+        "--requirements",
+        metavar="SRC",
+        help="openstack/requirements checkout or git URL[@REF] (default: bundled)",
+    )
+    release.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="pack what builds and record the pins that do not",
+    )
+    release.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    release.set_defaults(handler=handlers.cmd_release)
+
+    chroots = commands.add_parser(
+        "chroot", parents=common, help="create, update, list or remove clean build chroots"
+    )
+    chroots.add_argument("action", choices=["create", "update", "list", "remove"])
+    chroots.add_argument("dists", metavar="DIST", nargs="*", help="e.g. bookworm trixie")
+    chroots.set_defaults(handler=handlers.cmd_chroot)
+
+    for name, handler, text in (
+        ("debianize", handlers.cmd_debianize, "render the debian/ source package of a project"),
+        ("build", handlers.cmd_build, "debianize projects and build their .debs"),
+    ):
+        command = commands.add_parser(name, parents=common, help=text)
+        if name == "build":
+            command.add_argument(
+                "projects", metavar="PROJECT", nargs="+", help="OpenStack deliverable names"
+            )
+            command.add_argument(
+                "--backend",
+                choices=BACKENDS,
+                help="sbuild: a clean chroot, network cut (default); host: this machine",
+            )
+            command.add_argument(
+                "--verify-reproducible",
+                action="store_true",
+                help="build twice and fail unless the .debs are bit-identical",
+            )
+            command.add_argument(
+                "--rebuild", action="store_true", help="build even when nothing changed"
+            )
+        else:
+            command.add_argument("project", metavar="PROJECT", help="OpenStack deliverable name")
+        command.add_argument("--series", metavar="S", help="default: newest maintained series")
+        command.add_argument("--version", metavar="V", help="default: the series' latest release")
+        command.add_argument(
+            "--source", metavar="SRC", help="DIR, TARBALL or GIT-URL@REF (default: PyPI sdist)"
+        )
+        command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+        command.set_defaults(handler=handler)
+    _ship_commands(commands, common)
+    return parser
+
+
+def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    for name, handler, text in (
+        ("publish", handlers.cmd_publish, "add the built packages to the staging repository"),
+        ("test", handlers.cmd_test, "install, upgrade, downgrade and purge staging's packages"),
+        ("promote", handlers.cmd_promote, "copy what passed its tests from staging to production"),
+        ("rollback", handlers.cmd_rollback, "restore production as it was before the last promote"),
+    ):
+        command = commands.add_parser(name, parents=common, help=text)
+        command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+        command.add_argument("--series", metavar="S", help="default: newest maintained series")
+        if name == "publish":
+            command.add_argument("debs", metavar="DEB", nargs="*", help="default: all built")
+        if name == "test":
+            command.add_argument("projects", metavar="PROJECT", nargs="*", help="default: all")
+            command.add_argument(
+                "--upgrade-from",
+                metavar="SERIES",
+                help="upgrade from this series' production (default: the same series)",
+            )
+        command.set_defaults(handler=handler)
+    chain = commands.add_parser(
+        "pipeline", parents=common, help="release, debianize, build, publish, test and promote"
+    )
+    chain.add_argument("series", metavar="SERIES")
+    chain.add_argument("projects", metavar="PROJECT", nargs="+")
+    chain.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+    chain.add_argument("--backend", choices=BACKENDS, help="default: sbuild")
+    chain.set_defaults(handler=handlers.cmd_pipeline)

@@ -1,0 +1,79 @@
+"""The distributions of a wheelhouse as a run handles them, and what every step shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from venvpkg.errors import VenvpkgError
+from venvpkg.index import Artifact, Index
+from venvpkg.progress import Display
+from venvpkg.release.plan import ReleasePlan
+from venvpkg.workdir import ReleasePaths, Workdir
+
+T = TypeVar("T")
+
+
+@dataclass
+class Entry:
+    """One distribution in the wheelhouse, and how this run got it."""
+
+    name: NormalizedName
+    version: Version
+    artifact: Artifact | None = None
+    sha256: str = ""
+    wheel: Path | None = None
+    downloaded: bool = False
+    built: bool = False
+    build_dependency: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A pin that could not be fetched or built, with its one-line cause and log."""
+
+    name: str
+    version: str
+    cause: str
+    log: str
+
+    @classmethod
+    def of(cls, entry: Entry, error: VenvpkgError, log: Path) -> Failure:
+        where = getattr(error, "log", None) or log
+        return cls(str(entry.name), str(entry.version), error.message, str(where))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the steps of one release run share."""
+
+    plan: ReleasePlan
+    workdir: Workdir
+    paths: ReleasePaths
+    index: Index
+    jobs: int
+    display: Display
+
+
+def parallel(
+    items: Iterable[T], jobs: int, work: Callable[[T], str], display: Display, title: str
+) -> list[tuple[T, VenvpkgError]]:
+    """Run `work` over `items` on `jobs` threads; collect the errors instead of stopping."""
+    pending = list(items)
+    errors: list[tuple[T, VenvpkgError]] = []
+    with display.stage(title, len(pending)), ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(work, item): item for item in pending}
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                display.advance(future.result())
+            except VenvpkgError as error:
+                errors.append((item, error))
+                display.advance(f"{item}: {error.message}")
+    return errors

@@ -1,0 +1,117 @@
+"""Compile the wheelhouse's sdists into wheels for the target, offline and in parallel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from venvpkg.files import atomic_write_text, place
+from venvpkg.release import resolve, wheels
+from venvpkg.release.entries import Context, Entry, Failure, parallel
+
+# Backends that import setuptools and, before setuptools 70.1, need wheel for bdist_wheel.
+SETUPTOOLS_BACKENDS = ("setuptools", "pbr")
+
+
+def build_dependencies(
+    entries: dict[NormalizedName, Entry], ctx: Context, project_sdists: list[Path]
+) -> dict[NormalizedName, Version]:
+    """Everything the sdists (and the projects themselves) need to build offline."""
+    store = ctx.workdir.store
+    sdists = [
+        store.path(e.sha256) for e in entries.values() if e.artifact and not e.artifact.is_wheel
+    ]
+    requires = sorted({r for sdist in sdists + project_sdists for r in _requires(sdist, ctx)})
+    if not requires:
+        return {}
+    ctx.display.info(f"resolving {len(requires)} build requirements")
+    plan = ctx.plan
+    pins = {n: p.version for n, p in plan.constraints.items()} | dict(plan.wanted)
+    # An sdist pinning its own build tools against the branch (krb5 0.9.0 wants
+    # Cython==3.2.1 where 2026.1 pins 3.2.4) fails alone, with pip's cause.
+    return resolver(ctx, "build").closure(requires, pins, strict=False)
+
+
+def resolver(ctx: Context, purpose: str) -> resolve.Resolver:
+    """resolve.Resolver under the plan's build constraints, logged per purpose."""
+    log = ctx.paths.logs / f"resolve-{purpose}.log"
+    plan = ctx.plan
+    return resolve.Resolver(ctx.index, ctx.workdir, plan.target, plan.build_constraints, log)
+
+
+def _requires(sdist: Path, ctx: Context) -> list[str]:
+    """Build requirements of an sdist, cached by its digest."""
+    cached = ctx.workdir.cache("build-requires") / f"{sdist.name}.json"
+    if cached.is_file():
+        return list(json.loads(cached.read_text()))
+    requires = wheels.build_requires(sdist)
+    if any(r.split("[")[0].strip().lower().startswith(SETUPTOOLS_BACKENDS) for r in requires):
+        requires = [*requires, "setuptools", "wheel"]
+    atomic_write_text(cached, json.dumps(sorted(set(requires))))
+    return sorted(set(requires))
+
+
+def stage(entries: list[Entry], ctx: Context) -> None:
+    """Link every fetched wheel into the staging directory, the find-links of builds."""
+    for entry in entries:
+        if entry.wheel is None and entry.artifact and entry.artifact.is_wheel and entry.sha256:
+            entry.wheel = ctx.paths.staging / entry.artifact.filename
+            place(ctx.workdir.store.path(entry.sha256), entry.wheel)
+
+
+def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[Failure]:
+    """Compile sdists in parallel, build dependencies first; reuse earlier builds."""
+    if not to_build:
+        return []
+    plan, paths = ctx.plan, ctx.paths
+    constraints = paths.staging.parent / f".{plan.id}.build-constraints.txt"
+    atomic_write_text(
+        constraints,
+        "".join(f"{e.name}=={e.version}\n" for e in sorted(everything, key=lambda e: e.name))
+        + plan.build_constraints,
+    )
+    python = wheels.build_environment(plan.target, ctx.workdir)
+    toolchain = wheels.Toolchain(python, paths.staging, constraints, plan.data.source_date_epoch)
+    failures = []
+    for group in (
+        [e for e in to_build if e.build_dependency],
+        [e for e in to_build if not e.build_dependency],
+    ):
+
+        def build_one(entry: Entry) -> str:
+            entry.wheel, entry.built = _build_cached(entry, toolchain, ctx)
+            return entry.wheel.name
+
+        errors = parallel(group, ctx.jobs, build_one, ctx.display, "build")
+        failures += [Failure.of(e, err, paths.logs / f"build-{e.name}.log") for e, err in errors]
+    return failures
+
+
+def _build_cached(entry: Entry, toolchain: wheels.Toolchain, ctx: Context) -> tuple[Path, bool]:
+    """The wheel built from this exact sdist for this target, building it if new."""
+    built = ctx.workdir.built_wheels(ctx.plan.target.name, wheels.BUILD_RECIPE)
+    slot = built / entry.sha256[:2] / entry.sha256
+    existing = sorted(slot.glob("*.whl")) if slot.is_dir() else []
+    if existing:
+        wheel, fresh = existing[0], False
+    else:
+        slot.mkdir(parents=True, exist_ok=True)
+        assert entry.artifact is not None
+        log = ctx.paths.logs / f"build-{entry.name}.log"
+        sdist = _named_sdist(entry, ctx)
+        wheel = wheels.build_wheel(sdist, entry.artifact.name, entry.version, toolchain, slot, log)
+        fresh = True
+    staged = ctx.paths.staging / wheel.name
+    place(wheel, staged)
+    return staged, fresh
+
+
+def _named_sdist(entry: Entry, ctx: Context) -> Path:
+    """pip needs the real file name of an sdist; link the stored file under it."""
+    assert entry.artifact is not None
+    named = ctx.workdir.tmp / "sdists" / entry.sha256[:16] / entry.artifact.filename
+    place(ctx.workdir.store.path(entry.sha256), named)
+    return named
