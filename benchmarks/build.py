@@ -15,7 +15,6 @@ package against the same from a pip-installed venv. Run as root after
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import statistics
@@ -26,6 +25,10 @@ from pathlib import Path
 
 import timing
 from debian.debian_support import Version
+
+from venvpkg import records
+from venvpkg.records import ReleaseRecord
+from venvpkg.workdir import Workdir
 
 STOCK_RULES = """#!/usr/bin/make -f
 export PIP_CONFIG_FILE = /dev/null
@@ -106,12 +109,11 @@ def main() -> None:
     # A failed run must not leave half a gigabyte of build trees behind.
     try:
         # The requirements package is a Build-Depends of both builds.
-        state = (
-            options.workdir.absolute() / "debs" / f"{options.dist}-{options.series}" / "state.json"
-        )
-        requirements = json.loads(state.read_text())["result"]
+        paths = Workdir(options.workdir.absolute()).release(options.dist, options.series)
+        requirements = records.read(paths.record, ReleaseRecord.from_dict)
+        assert requirements is not None, f"no requirements package in {paths.debs}: release first"
         subprocess.run(
-            ["apt-get", "install", "-y", "--allow-downgrades", requirements["deb"]],
+            ["apt-get", "install", "-y", "--allow-downgrades", str(requirements.deb)],
             check=True,
             capture_output=True,
             env=ENV,
@@ -125,7 +127,7 @@ def main() -> None:
             capture_output=True,
             env=ENV,
         )
-        wheelhouse = options.workdir.absolute() / "wheelhouse" / f"{options.series}-{options.dist}"
+        wheelhouse = paths.wheelhouse
         lock = Path(f"/opt/venvs/{options.project}/share/venvpkg/requirements.lock")
         sdist = next(src.glob(f"venv-{options.project}_*.orig.tar.gz"))
         venv = pip_venv(scratch, wheelhouse, lock, sdist, "/usr/bin/python3")

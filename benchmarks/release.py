@@ -112,7 +112,7 @@ def main() -> None:
     if options.projects:
         args += ["--projects", options.projects]
     cold, summary = venvpkg(scratch / "work", "release", *args)
-    wheelhouse = Path(str(summary["package"])).parents[2] / "wheelhouse" / f"{chosen.id}-bookworm"
+    wheelhouse = Path(str(summary["package"])).parents[2] / "wheelhouse" / f"bookworm-{chosen.id}"
     lock = wheelhouse / "requirements.lock"
     pins = [
         line.split()[0]
