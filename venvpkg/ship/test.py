@@ -63,17 +63,7 @@ def run_tests(
     repo = publish.open_repository(settings, display, create=False)
     staging_name = repo.codename(dist, series, "staging")
     production_name = repo.codename(dist, upgrade_from or series, "production")
-    publish.require_distribution(repo, staging_name)
-    publish.require_distribution(repo, production_name)
-    with repo.lock(display):
-        staging = _selected(publish.listing(repo, staging_name), projects)
-        held = publish.listing(repo, production_name).values()
-    if not staging:
-        raise UsageError(
-            f"{staging_name} holds no packages"
-            + (f" of {', '.join(projects)}" if projects else ""),
-            "publish them first: venvpkg publish",
-        )
+    staging, held = _suites(repo, staging_name, production_name, projects, display)
     binaries = {e.name: e.version for e in staging if e.arch != "source"}
     # The tests come from the published .dsc: what staging holds, whatever the work
     # directory has since been debianized to.
@@ -88,19 +78,30 @@ def run_tests(
     for entry in dscs:
         output = settings.paths.log(f"autopkgtest-{entry.name}")
         steps.append(_autopkgtest(bed, repo.root / entry.path, output))
+    sources = {e.name: e.version for e in dscs}
+    seconds = time.monotonic() - began
     record = TestRecord(
-        dist,
-        series,
-        binaries,
-        production,
-        tuple(steps),
-        time.monotonic() - began,
-        str(log),
-        {e.name: e.version for e in dscs},
-        time.time(),
+        dist, series, binaries, production, tuple(steps), seconds, str(log), sources, time.time()
     )
     records.write(settings.paths.test_record(dist, series), record)
     return record
+
+
+def _suites(
+    repo: publish.Repository, staging: str, production: str, projects: list[str], display: Display
+) -> tuple[list[publish.Entry], list[publish.Entry]]:
+    """Staging's packages of the projects, and everything production holds."""
+    publish.require_distribution(repo, staging)
+    publish.require_distribution(repo, production)
+    with repo.lock(display):
+        chosen = _selected(publish.listing(repo, staging), projects)
+        held = list(publish.listing(repo, production).values())
+    if not chosen:
+        raise UsageError(
+            f"{staging} holds no packages" + (f" of {', '.join(projects)}" if projects else ""),
+            "publish them first: venvpkg publish",
+        )
+    return chosen, held
 
 
 def _selected(
