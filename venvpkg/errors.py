@@ -45,10 +45,14 @@ class ToolMissing(VenvpkgError):
 
 
 class CommandFailed(VenvpkgError):
-    """An external program exited non-zero; its log keeps the full output."""
+    """An external program failed; its log, if it had one, keeps the full output.
 
-    def __init__(self, message: str, log: Path, tail: list[str]) -> None:
-        super().__init__(message, f"see {log}")
+    Without a log the message itself must say why (the runner puts the command's last
+    stderr line in it), and there is no file to point the user at.
+    """
+
+    def __init__(self, message: str, log: Path | None, tail: list[str]) -> None:
+        super().__init__(message, f"see {log}" if log is not None else "")
         self.log = log
         self.tail = tail
 

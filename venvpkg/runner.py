@@ -1,7 +1,17 @@
 """The only place that starts external processes.
 
-Every command is logged to a file; on failure the error carries the last lines of
-output and the log path, so the user sees why without wading through the whole log.
+Every process starts through subprocess.Popen, not the `sh` library we used before:
+sh gives stdout a pseudo-terminal by default, so git paged through less and the data
+came back wrapped in escapes; it decodes output to text, so archives needed a second
+path; it reaps children in its own thread, so psutil and it competed to wait for the
+same process; and it cannot hand a child our own terminal while we keep the ability to
+stop its tree. With Popen, one function starts every command, one registry knows what
+is running and one routine stops a process tree, whichever way the output goes.
+
+run() logs a command's combined output to a file; on failure the error carries the last
+lines and the log path, so the user sees why without wading through the whole log.
+capture() and capture_bytes() return stdout of quick queries; their errors carry the
+command's own last stderr lines. passthrough() lends a nested command our terminal.
 """
 
 from __future__ import annotations
@@ -14,12 +24,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Any
 
 import psutil
-import sh
 
 from venvpkg.errors import CommandFailed, ToolMissing
 
@@ -44,9 +53,17 @@ APT_PACKAGES = {
 
 TAIL_LINES = 60
 
+# Seconds a stopped command gets between SIGTERM and SIGKILL: enough for sbuild to end
+# its chroot session and for dpkg or a nested venvpkg to drop what they half-wrote.
+STOP_GRACE = 10.0
+
+Command = Sequence[str | os.PathLike[str]]
+Process = subprocess.Popen[bytes]
+Stream = int | IO[Any] | None
+
 # Commands running now, from any thread: a SIGTERM reaches only the main thread, which
 # must stop what the worker threads started too.
-_LIVE: dict[int, sh.RunningCommand] = {}
+_LIVE: dict[int, Process] = {}
 _LIVE_LOCK = threading.RLock()
 
 
@@ -80,139 +97,223 @@ def pip_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def output_since(log: Path, start: int) -> str:
-    """What a log gained after byte `start`: one command's output in a shared log."""
+def output_since(log: Path, start: int, end: int | None = None) -> str:
+    """What a log gained after byte `start` (up to byte `end`): one command's output in a
+    shared log."""
     with log.open("rb") as stream:
         stream.seek(start)
-        return stream.read().decode("utf-8", "replace")
-
-
-def _tail(log: Path, start: int) -> list[str]:
-    lines = output_since(log, start).splitlines()
-    return [line for line in lines if line.strip()][-TAIL_LINES:]
+        data = stream.read() if end is None else stream.read(end - start)
+    return data.decode("utf-8", "replace")
 
 
 def run(
-    command: Sequence[str | os.PathLike[str]],
+    command: Command,
     *,
     log: Path,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    grace: float = STOP_GRACE,
 ) -> str:
     """Run `command`, appending its combined output to `log`; return that output.
 
-    Raises CommandFailed (with the tail of the output) on a non-zero exit.
+    Raises CommandFailed (with the tail of the output and the log path) on a non-zero
+    exit or once `timeout` seconds have passed; a timed-out command is stopped with
+    its tree, given `grace` seconds between SIGTERM and SIGKILL.
     """
-    args = [os.fspath(part) for part in command]
-    program = sh.Command(tool_path(args[0]))
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as stream:
-        stream.write(f"$ {shlex.join(args)}\n".encode())
+        stream.write(f"$ {shlex.join(_words(command))}\n".encode())
         stream.flush()
         start = stream.tell()
         began = time.monotonic()
-        process = program(
-            *args[1:],
-            _out=stream,
-            _err_to_out=True,
-            _cwd=os.fspath(cwd) if cwd else None,
-            _env=dict(env) if env is not None else dict(os.environ),
-            _in=None,
-            _bg=True,
-            _bg_exc=False,
-        )
-        with _LIVE_LOCK:
-            _LIVE[id(process)] = process
-        try:
-            process.wait(timeout=timeout)
-        except sh.ErrorReturnCode as error:
-            stream.flush()
-            tail = _tail(log, start)
-            stream.write(f"# exit {error.exit_code}\n".encode())
-            name = os.path.basename(args[0])
-            raise CommandFailed(f"{name} failed (exit {error.exit_code})", log, tail) from None
-        except sh.TimeoutException:
-            stop_tree(process)
-            raise CommandFailed(
-                f"{os.path.basename(args[0])} timed out after {timeout}s", log, _tail(log, start)
-            ) from None
-        except BaseException:
-            stop_tree(process)
-            raise
-        finally:
-            with _LIVE_LOCK:
-                _LIVE.pop(id(process), None)
+        code = _run_logged(command, stream, cwd, env, timeout, grace)
         end = stream.tell()
-        stream.write(f"# ok in {time.monotonic() - began:.1f}s\n".encode())
-    with log.open("rb") as stream:
-        stream.seek(start)
-        return stream.read(end - start).decode("utf-8", "replace")
+        if code == 0:
+            stream.write(f"# ok in {time.monotonic() - began:.1f}s\n".encode())
+            return output_since(log, start, end)
+        tail = _lines(output_since(log, start))
+        ended = f"timed out after {timeout}s" if code is None else _status(code)
+        stream.write(f"# {ended}\n".encode())
+    raise _failure(command, ended if code is None else f"failed ({ended})", log, tail)
 
 
-def stop_tree(process: sh.RunningCommand, grace: float = 10.0) -> None:
+def _run_logged(
+    command: Command,
+    stream: IO[bytes],
+    cwd: Path | None,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    grace: float,
+) -> int | None:
+    """The exit status of `command` writing to `stream`, or None if it timed out."""
+    with _started(
+        command, cwd=cwd, env=env, stdout=stream, stderr=subprocess.STDOUT, grace=grace
+    ) as process:
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stop_tree(process, grace)
+            return None
+
+
+def capture(
+    command: Command,
+    *,
+    cwd: Path | None = None,
+    ok_codes: Sequence[int] = (0,),
+) -> str:
+    """Run a quick query command and return its stdout.
+
+    For read-only look-ups (dpkg-query, git log) whose output is data, not a log. An
+    exit status outside `ok_codes` raises CommandFailed naming the command's last
+    stderr line.
+    """
+    return _captured(command, cwd, ok_codes).decode("utf-8", "replace")
+
+
+def capture_bytes(command: Command) -> bytes:
+    """Run a command whose stdout is binary data (an archive) and return it whole."""
+    return _captured(command, None, (0,))
+
+
+def _captured(command: Command, cwd: Path | None, ok_codes: Sequence[int]) -> bytes:
+    with _started(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        out, err = process.communicate()
+    if process.returncode not in ok_codes:
+        detail = _lines(err.decode("utf-8", "replace"))
+        raise _failure(command, f"failed ({_status(process.returncode)})", None, detail)
+    return out
+
+
+def passthrough(command: Command, *, grace: float = STOP_GRACE) -> int:
+    """Run a command on our own terminal (a nested venvpkg with its own display).
+
+    Returns its exit status. Interrupted, it gets SIGTERM and `grace` seconds to stop
+    its own commands and drop what it half-wrote, and we wait for that.
+    """
+    with _started(command, stdin=None, grace=grace) as process:
+        return process.wait()
+
+
+@contextlib.contextmanager
+def _started(
+    command: Command,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: Stream = subprocess.DEVNULL,
+    stdout: Stream = None,
+    stderr: Stream = None,
+    grace: float = STOP_GRACE,
+) -> Iterator[Process]:
+    """Start `command` and register it for stop_all(); stop its tree if the body raises.
+
+    Streams left None are ours: a nested command shares our terminal.
+    """
+    program, *args = _words(command)
+    process = subprocess.Popen(
+        [tool_path(program), *args], cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr
+    )
+    with _LIVE_LOCK:
+        _LIVE[process.pid] = process
+    try:
+        yield process
+    except BaseException:
+        stop_tree(process, grace)
+        raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.pop(process.pid, None)
+
+
+def stop_tree(process: Process, grace: float = STOP_GRACE) -> None:
     """Stop a command and every process it started: SIGTERM, then SIGKILL after `grace`.
 
     Killing the command alone orphans its children: pip's build backend and gcc, or
     sbuild's chroot session, would run on and hold files we are about to remove. The
     SIGTERM first lets sbuild and dpkg clean up after themselves.
     """
-    _stop_tree(_ShCommand(process), grace)
+    _stop([process], grace)
 
 
-class _ShCommand:
-    """An sh command seen through Popen's names, so both stop the same way."""
-
-    def __init__(self, process: sh.RunningCommand) -> None:
-        self.process = process
-        self.pid = process.pid
-
-    def send_signal(self, number: int) -> None:
-        # sh reaps the command, so a finished one's pid may already be someone else's.
-        if self.process.is_alive():
-            self.process.signal(number)
-
-    def wait(self, timeout: float | None) -> None:
-        # sh reaps the command; psutil must not, or sh would wait for a pid that is gone.
-        with contextlib.suppress(sh.ErrorReturnCode, sh.TimeoutException):
-            self.process.wait(timeout=timeout)
-
-
-class _Waitable(Protocol):
-    pid: int
-
-    def send_signal(self, number: int) -> None: ...
-
-    def wait(self, timeout: float | None) -> object: ...
-
-
-def _stop_tree(process: _Waitable, grace: float) -> None:
-    try:
-        tree = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    for child in tree:
-        _signal(child, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(grace)
-    _gone, alive = psutil.wait_procs(tree, timeout=grace)
-    for child in alive:
-        _signal(child, signal.SIGKILL)
-    # SIGKILL is delivered asynchronously: return only once they are gone.
-    psutil.wait_procs(alive, timeout=grace)
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGKILL)
-    process.wait(None)
-
-
-def stop_all() -> None:
-    """Stop every command still running, whichever thread started it."""
+def stop_all(grace: float = STOP_GRACE) -> None:
+    """Stop every command still running, whichever thread started it, in one grace."""
     with _LIVE_LOCK:
         running = list(_LIVE.values())
-    for process in running:
-        stop_tree(process)
+    _stop(running, grace)
+
+
+def _stop(processes: Sequence[Process], grace: float) -> None:
+    tree = [child for process in processes for child in _descendants(process)]
+    for process in processes:
+        _signal_command(process, signal.SIGTERM)
+    for child in tree:
+        _signal(child, signal.SIGTERM)
+    alive = _await_exit(processes, tree, time.monotonic() + grace)
+    for child in alive:
+        _signal(child, signal.SIGKILL)
+    for process in processes:
+        _signal_command(process, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: return only once they are gone.
+    _await_exit(processes, alive, time.monotonic() + grace)
+    for process in processes:
+        # Reaps it, unless a thread is waiting on it: then that thread does.
+        process.poll()
+
+
+def _exited(process: Process) -> bool:
+    """Whether the command has ended, without reaping it.
+
+    stop_all() runs in a signal handler, possibly while the same thread sits in
+    Popen.wait() holding Popen's non-reentrant wait lock: waiting through Popen here
+    could deadlock, so we only peek (WNOWAIT) and leave the reaping to Popen.
+    """
+    if process.returncode is not None:
+        return True
+    try:
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, process.pid, flags) is not None
+    except ChildProcessError:
+        return True  # already reaped by the thread waiting on it
+
+
+def _await_exit(
+    processes: Sequence[Process], tree: Sequence[psutil.Process], deadline: float
+) -> list[psutil.Process]:
+    """Wait until the commands and `tree` have ended or `deadline` passed; return the
+    processes of `tree` still running."""
+    while True:
+        alive = [child for child in tree if not _gone(child)]
+        ended = all(_exited(process) for process in processes)
+        if (ended and not alive) or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _gone(child: psutil.Process) -> bool:
+    # A zombie has ended: whoever adopted it may take its time to reap it.
+    try:
+        return not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _descendants(process: Process) -> list[psutil.Process]:
+    # An ended command's pid may be reaped and reused: its children are out of reach.
+    if _exited(process):
+        return []
+    try:
+        children: list[psutil.Process] = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return children
+
+
+def _signal_command(process: Process, number: int) -> None:
+    if not _exited(process):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, number)
 
 
 def _signal(child: psutil.Process, number: int) -> None:
@@ -220,59 +321,29 @@ def _signal(child: psutil.Process, number: int) -> None:
         child.send_signal(number)
 
 
-def capture(
-    command: Sequence[str | os.PathLike[str]],
-    *,
-    cwd: Path | None = None,
-    ok_codes: Sequence[int] = (0,),
-) -> str:
-    """Run a quick query command and return its stdout.
-
-    For read-only look-ups (dpkg-query, git log) whose output is data, not a log.
-    """
-    args = [os.fspath(part) for part in command]
-    program = sh.Command(tool_path(args[0]))
-    try:
-        # sh gives stdout a pseudo-terminal by default: git then pages through less and
-        # other programs may add colours, so the data would come back wrapped in escapes.
-        result = program(
-            *args[1:],
-            _cwd=os.fspath(cwd) if cwd else None,
-            _ok_code=list(ok_codes),
-            _tty_out=False,
-        )
-        return str(result)
-    except sh.ErrorReturnCode as error:
-        detail = error.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CommandFailed(
-            f"{os.path.basename(args[0])} failed (exit {error.exit_code})",
-            Path(os.devnull),
-            detail[-TAIL_LINES:],
-        ) from None
+def _words(command: Command) -> list[str]:
+    return [os.fspath(part) for part in command]
 
 
-def capture_bytes(command: Sequence[str | os.PathLike[str]]) -> bytes:
-    """Run a command whose stdout is binary data (an archive) and return it whole."""
-    # sh decodes output to text; archives need the raw bytes.
-    args = [tool_path(os.fspath(command[0])), *(os.fspath(part) for part in command[1:])]
-    completed = subprocess.run(args, capture_output=True, check=False)
-    if completed.returncode:
-        detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()
-        name = os.path.basename(args[0])
-        raise CommandFailed(
-            f"{name} failed (exit {completed.returncode})", Path(os.devnull), detail[-TAIL_LINES:]
-        )
-    return completed.stdout
+def _lines(output: str) -> list[str]:
+    """The last non-blank lines of `output`, as many as an error carries."""
+    return [line for line in output.splitlines() if line.strip()][-TAIL_LINES:]
 
 
-def passthrough(command: Sequence[str | os.PathLike[str]]) -> int:
-    """Run a command on our own terminal (a nested venvpkg with its own display)."""
-    args = [tool_path(os.fspath(command[0])), *(os.fspath(part) for part in command[1:])]
-    process = subprocess.Popen(args)
-    try:
-        return process.wait()
-    except BaseException:
-        # subprocess.run would SIGKILL it at once; a nested venvpkg needs its SIGTERM to
-        # stop its own commands and drop what it half-wrote, and we must wait for that.
-        _stop_tree(process, 10.0)
-        raise
+def _status(code: int) -> str:
+    """How a command that ran to its end ended: "exit 3", "killed by SIGKILL"."""
+    if code >= 0:
+        return f"exit {code}"
+    with contextlib.suppress(ValueError):
+        return f"killed by {signal.Signals(-code).name}"
+    return f"killed by signal {-code}"
+
+
+def _failure(command: Command, what: str, log: Path | None, tail: list[str]) -> CommandFailed:
+    """The error for a command that `what` ("failed (exit 3)"): its log has the whole
+    story, if it has one."""
+    message = f"{os.path.basename(command[0])} {what}"
+    if log is None and tail:
+        # Nothing kept the output: the command's own last word is the only reason shown.
+        message += f": {tail[-1].strip()}"
+    return CommandFailed(message, log, tail)

@@ -36,13 +36,18 @@ def test_a_timed_out_command_takes_its_children_with_it(tmp_path: Path) -> None:
     assert not _running(grandchild), "the timed-out command's child is still running"
 
 
-def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+def test_a_child_that_ignores_sigterm_is_killed_once_the_grace_is_over(tmp_path: Path) -> None:
     pidfile = tmp_path / "stubborn.pid"
+    # The stubborn child's sleep inherits the ignored SIGTERM: only SIGKILL ends either.
     script = f"sh -c 'trap \"\" TERM; echo $$ > {pidfile}; sleep 300' & wait"
+    began = time.monotonic()
     # 3 s: the stubborn child must exist before the timeout, even on a loaded machine.
     with pytest.raises(CommandFailed, match="timed out"):
-        runner.run(["sh", "-c", script], log=tmp_path / "log", timeout=3)
+        runner.run(["sh", "-c", script], log=tmp_path / "log", timeout=3, grace=1)
+    elapsed = time.monotonic() - began
     assert not _running(int(pidfile.read_text()))
+    # SIGTERM first, SIGKILL only once the grace is over, and no longer than that.
+    assert 3 + 1 <= elapsed < 3 + 1 + 5
 
 
 def test_output_and_exit_status_still_reach_the_caller(tmp_path: Path) -> None:
@@ -51,7 +56,22 @@ def test_output_and_exit_status_still_reach_the_caller(tmp_path: Path) -> None:
     with pytest.raises(CommandFailed, match=r"exit 3") as failed:
         runner.run(["sh", "-c", "echo why >&2; exit 3"], log=log, timeout=30)
     assert "why" in failed.value.tail
+    assert failed.value.hint == f"see {log}"
     assert "# exit 3" in log.read_text()
+
+
+def test_a_failed_query_says_why_without_pointing_at_a_log() -> None:
+    with pytest.raises(CommandFailed) as failed:
+        runner.capture(["sh", "-c", "echo noise >&2; echo 'no such package' >&2; exit 1"])
+    assert failed.value.line() == "sh failed (exit 1): no such package"
+    assert failed.value.log is None
+    with pytest.raises(CommandFailed, match=r"^sh failed \(exit 2\): bad archive$"):
+        runner.capture_bytes(["sh", "-c", "echo 'bad archive' >&2; exit 2"])
+
+
+def test_queries_return_text_or_raw_bytes_and_accept_the_given_exit_codes() -> None:
+    assert runner.capture(["sh", "-c", "echo absent; exit 1"], ok_codes=(0, 1)) == "absent\n"
+    assert runner.capture_bytes(["printf", "\\377\\000"]) == b"\xff\x00"
 
 
 WORKER_SCRIPT = """
@@ -87,6 +107,28 @@ def _sigterm_once_started(script: str, here: Path, pidfile: Path) -> tuple[int, 
     finally:
         child.kill()
     return child.returncode, out
+
+
+MAIN_THREAD_SCRIPT = """
+import sys
+from pathlib import Path
+from venvpkg import cli, runner
+
+cli._stop_on_termination()
+command = ["sh", "-c", f"sleep 300 & echo $! > {sys.argv[1]}/sleep.pid; wait"]
+try:
+    runner.run(command, log=Path(sys.argv[1]) / "log")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_sigterm_stops_a_command_the_main_thread_is_waiting_for(tmp_path: Path) -> None:
+    # The handler runs inside the main thread's own wait for that command.
+    pidfile = tmp_path / "sleep.pid"
+    assert _sigterm_once_started(MAIN_THREAD_SCRIPT, tmp_path, pidfile) == (130, b"interrupted\n")
+    assert not _running(int(pidfile.read_text()))
 
 
 def test_sigterm_stops_what_worker_threads_started(tmp_path: Path) -> None:
