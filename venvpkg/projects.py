@@ -34,7 +34,10 @@ class Project:
 
     name: str
     kind: str
+    # What openstack/releases lists last: a version, or an end-of-life tag (queens-eol).
     latest: str
+    # The newest PEP 440 release of the series, whatever tag followed it.
+    latest_release: str = ""
 
     @property
     def pypi_name(self) -> str:
@@ -42,9 +45,9 @@ class Project:
 
     @property
     def version(self) -> Version | None:
-        """The latest release of the series, or None where only an end-of-life tag is known."""
+        """The series' last release (an end-of-life series' too), or None if it had none."""
         try:
-            return Version(self.latest)
+            return Version(self.latest_release or self.latest)
         except InvalidVersion:
             return None
 
@@ -67,7 +70,7 @@ def _deliverables() -> dict[str, dict[str, Project]]:
     by_series: dict[str, dict[str, Project]] = {}
     for row in csv.DictReader(io.StringIO(text.read_text()), delimiter="\t"):
         by_series.setdefault(row["series"], {})[row["deliverable"]] = Project(
-            row["deliverable"], row["type"], row["latest_version"]
+            row["deliverable"], row["type"], row["latest_version"], row.get("latest_release", "")
         )
     return by_series
 

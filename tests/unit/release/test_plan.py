@@ -55,9 +55,17 @@ def test_project_versions_come_from_openstack_releases() -> None:
     assert placement.requirement() == "openstack-placement==14.0.0"
 
 
-def test_end_of_life_series_need_an_explicit_version() -> None:
-    with pytest.raises(UsageError, match="keystone has no release version for queens"):
-        projects.project_pins(series.lookup("queens"), ["keystone"])
+def test_end_of_life_series_default_to_their_last_release() -> None:
+    # openstack/releases ends queens with a queens-eol tag; the last release came before it.
+    queens = series.lookup("queens")
+    (keystone, nova) = projects.project_pins(queens, ["keystone", "nova"])
+    assert (keystone.requirement(), nova.requirement()) == ("keystone==13.0.4", "nova==17.0.13")
+
+
+def test_a_project_that_never_released_in_a_series_needs_an_explicit_version() -> None:
+    never = projects.Project("fixsvc", "service", "queens-eol")
+    with pytest.raises(UsageError, match="fixsvc has no release version for queens"):
+        projects._project_version(series.lookup("queens"), never, "")
 
 
 def test_unknown_project_suggests_close_names() -> None:
