@@ -1,7 +1,8 @@
-"""A content-addressed file store shared by every series and target in a workdir.
+"""Files a user may depend on: written atomically, locked, stored by content.
 
-Files are named by their sha256, so a distribution pinned by two series is kept once,
-and every write is atomic: a file is either complete and verified or absent.
+Every write is atomic (a file or directory is either complete or absent), a lock keeps
+two runs from writing the same output at once, and the store names fetched files by
+their sha256, so a distribution pinned by two series is kept once.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Stage 1a, the only networked step: find each pin's best file for the target and fetch it.
+"""The package index (PyPI or a mirror): each pin's files, the best one for a target.
 
 Index look-ups are cached per (index, name, version) so a re-run needs no network; files
-land in the content-addressed store, verified by sha256.
+land in the content-addressed store, verified by sha256. The release stage fetches its
+wheelhouse through it, debianize a project's sdist.
 """
 
 from __future__ import annotations
