@@ -8,8 +8,6 @@ to pip's resolver.
 
 from __future__ import annotations
 
-import email.message
-import email.parser
 import importlib.metadata
 import os
 import re
@@ -18,6 +16,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
@@ -25,8 +24,10 @@ EGG_INFO = re.compile(r"^[^/]+/(?:src/)?[^/]+\.egg-info/(PKG-INFO|requires\.txt)
 TOP_PKG_INFO = re.compile(r"^[^/]+/PKG-INFO$")
 
 
-def parse(text: bytes) -> email.message.Message:
-    return email.parser.BytesParser().parsebytes(text, headersonly=True)
+def _raw(text: bytes) -> RawMetadata:
+    """Core metadata's fields, unvalidated: a published file's odd field is not ours to fix."""
+    raw, _unparsed = parse_email(text)
+    return raw
 
 
 def requirements(lines: list[str]) -> list[Requirement]:
@@ -41,7 +42,8 @@ def requirements(lines: list[str]) -> list[Requirement]:
 
 
 def from_core_metadata(text: bytes) -> list[str]:
-    return list(parse(text).get_all("Requires-Dist") or [])
+    """Requires-Dist of a METADATA or PKG-INFO file."""
+    return list(_raw(text).get("requires_dist", []))
 
 
 def wheel_metadata(wheel: Path) -> bytes:
@@ -101,7 +103,7 @@ def _metadata_file(name: str) -> str | None:
 def sdist_requires(sdist: Path) -> list[str] | None:
     """Requires-Dist of an sdist, or None when only building it could tell."""
     members = sdist_members(sdist, _metadata_file)
-    if "PKG-INFO" in members and _static_requires(parse(members["PKG-INFO"])):
+    if "PKG-INFO" in members and _static_requires(_raw(members["PKG-INFO"])):
         return from_core_metadata(members["PKG-INFO"])
     if "egg-info/PKG-INFO" in members:
         egg = _EggInfo(
@@ -116,11 +118,11 @@ def sdist_requires(sdist: Path) -> list[str] | None:
     return None
 
 
-def _static_requires(message: email.message.Message) -> bool:
+def _static_requires(raw: RawMetadata) -> bool:
     """PEP 643: from metadata 2.2 on, fields not listed as Dynamic are final."""
     try:
-        version = Version(str(message.get("Metadata-Version", "1.0")))
+        version = Version(raw.get("metadata_version", "1.0"))
     except InvalidVersion:
         return False
-    dynamic = {str(d).lower() for d in message.get_all("Dynamic") or []}
+    dynamic = {d.lower() for d in raw.get("dynamic", [])}
     return version >= Version("2.2") and "requires-dist" not in dynamic

@@ -21,7 +21,7 @@ from venvpkg.records import BuildStatus, TestRecord
 from venvpkg.release import ReleaseRequest, plan_release
 from venvpkg.release.inchroot import release_in_chroot
 from venvpkg.release.wheelhouse import run_release
-from venvpkg.ship import publish, report
+from venvpkg.ship import publish, report, repository
 from venvpkg.ship import test as check
 
 
@@ -125,8 +125,8 @@ def _listed(
     request: PipelineRequest, settings: Settings, display: Display, suite: str
 ) -> set[tuple[str, str]]:
     """(package, version) of the projects' packages in one suite (staging or production)."""
-    repo = publish.open_repository(settings, display)
+    repo = repository.open_repository(settings, display)
     with repo.lock(display):
-        entries = publish.listing(repo, repo.codename(*request.key, suite)).values()
+        entries = repository.listing(repo, repo.codename(*request.key, suite)).values()
     wanted = {f"venv-{p}" for p in request.projects}
     return {(e.name, e.version) for e in entries if e.source in wanted}

@@ -17,7 +17,7 @@ from typing import Any
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from venvpkg import projects, records, runner, series, sysdeps, targets
+from venvpkg import debformats, projects, records, runner, series, sysdeps, targets
 from venvpkg.config import ProjectSettings, Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import inputs, lock, model, render, site, source, versions
@@ -257,11 +257,15 @@ def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> N
         f"{seen.locked.pins[name]}."
         for name in sorted(seen.overrides)
     ]
-    maintainer = request.options.maintainer
-    log = render.changelog(
-        f"venv-{request.project}", version, request.target.name, maintainer, changes
+    text = debformats.changelog(
+        f"venv-{request.project}",
+        version,
+        request.target.name,
+        request.options.maintainer,
+        changes,
+        debformats.source_date_epoch(),
     )
-    (debian / "changelog").write_text(str(log))
+    (debian / "changelog").write_text(text)
 
 
 def _project_wheel(job: Job, origin: source.Source) -> Path:

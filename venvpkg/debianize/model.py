@@ -59,7 +59,7 @@ def read(name: str, wheel: Path, tree: Path) -> ProjectModel:
         if info is None:
             raise DataError(f"{wheel.name} has no dist-info metadata", "check the source")
         entry_points = _entry_points(archive, f"{info}/entry_points.txt")
-        core = metadata.parse(archive.read(f"{info}/METADATA"))
+        requires = metadata.from_core_metadata(archive.read(f"{info}/METADATA"))
         modules = _top_level(archive, names, info)
         wsgi = tuple(sorted(_wsgi_modules(archive, names, modules)))
     own = entry_points.get("oslo.config.opts", {})
@@ -74,7 +74,7 @@ def read(name: str, wheel: Path, tree: Path) -> ProjectModel:
         config_files=tuple(sorted(_config_files(names, info, name))),
         samples=_samples(tree, name, tuple(sorted(own))),
         policy_namespaces=tuple(sorted(entry_points.get("oslo.policy.policies", {}))),
-        requires=tuple(core.get_all("Requires-Dist") or []),
+        requires=tuple(requires),
     )
 
 

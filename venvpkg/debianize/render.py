@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from debian.changelog import Changelog
 
-from venvpkg.errors import DataError
+from venvpkg import rendering
 
 EXECUTABLE = {"rules", "tests/smoke"}
 
@@ -28,17 +24,9 @@ class Output:
 
 
 def environment(site: Path | None) -> jinja2.Environment:
-    builtin = resources.files("venvpkg.templates").joinpath("debian")
-    paths = [str(site)] if site else []
-    paths.append(str(builtin))
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(paths),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    """The built-in templates, with a site's directory of overrides in front."""
+    builtin = Path(str(resources.files("venvpkg.templates").joinpath("debian")))
+    return rendering.environment([site, builtin] if site else [builtin])
 
 
 def outputs(context: dict[str, Any]) -> list[Output]:
@@ -88,47 +76,9 @@ def outputs(context: dict[str, Any]) -> list[Output]:
 def render_tree(context: dict[str, Any], debian: Path, site: Path | None) -> None:
     env = environment(site)
     for output in outputs(context):
-        text = _render(env, output, context)
+        text = rendering.render(env, output.template, {**context, **dict(output.extra)})
         path = debian / output.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         if output.path in EXECUTABLE:
             path.chmod(0o755)
-
-
-def _render(env: jinja2.Environment, output: Output, context: dict[str, Any]) -> str:
-    try:
-        template = env.get_template(output.template)
-    except jinja2.TemplateError as error:
-        raise DataError(f"template {output.template}: {error}", "fix the template") from None
-    try:
-        return template.render({**context, **dict(output.extra)})
-    except jinja2.UndefinedError as error:
-        raise DataError(
-            f"template {template.filename}: {error.message}",
-            "use only the variables the built-in templates use (see templates/debian/)",
-        ) from None
-    except jinja2.TemplateError as error:
-        raise DataError(f"template {template.filename}: {error}", "fix the template") from None
-
-
-def changelog(
-    source: str, version: str, dist: str, maintainer: str, changes: list[str]
-) -> Changelog:
-    """A one-entry changelog; its date is SOURCE_DATE_EPOCH when set, for reproducibility."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-    log = Changelog()
-    log.new_block(
-        package=source,
-        version=version,
-        distributions=dist,
-        urgency="medium",
-        author=maintainer,
-        date=format_datetime(when),
-    )
-    log.add_change("")
-    for change in changes:
-        log.add_change(f"  * {change}")
-    log.add_change("")
-    return log

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from email.utils import formatdate
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
-from debian.changelog import Changelog
-
-from venvpkg import lintian, records, runner
+from venvpkg import debformats, lintian, records, rendering, runner
 from venvpkg.config import DEFAULT_MAINTAINER
 from venvpkg.files import place
 from venvpkg.progress import Display
@@ -84,12 +80,7 @@ def render_source(
 
 
 def _render_tree(templates: Path, destination: Path, context: dict[str, object]) -> None:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    environment = rendering.environment([templates])
     for path in sorted(templates.rglob("*")):
         if path.is_dir() or path.name == "__init__.py" or "__pycache__" in path.parts:
             continue
@@ -97,29 +88,23 @@ def _render_tree(templates: Path, destination: Path, context: dict[str, object])
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".j2":
-            text = environment.get_template(relative.as_posix()).render(context)
+            text = rendering.render(environment, relative.as_posix(), context)
             target.with_suffix("").write_text(text)
         else:
             shutil.copyfile(path, target)
 
 
 def _write_changelog(path: Path, plan: ReleasePlan, version: str, maintainer: str) -> None:
-    changelog = Changelog()
-    changelog.new_block(
-        package=package_name(plan),
-        version=version,
-        distributions=plan.target.name,
-        urgency="medium",
-        author=maintainer,
-        date=formatdate(localtime=True),
+    """Dated by the requirements commit, as the wheels are: a repack is bit-identical."""
+    data = plan.data
+    change = (
+        f"Wheelhouse of OpenStack {plan.series.label} for {plan.target.name}, "
+        f"pinned by openstack/requirements {data.ref} ({data.commit_date})."
     )
-    changelog.add_change("")
-    changelog.add_change(f"  * Wheelhouse of OpenStack {plan.series.label} for {plan.target.name},")
-    changelog.add_change(
-        f"    pinned by openstack/requirements {plan.data.ref} ({plan.data.commit_date})."
+    text = debformats.changelog(
+        package_name(plan), version, plan.target.name, maintainer, [change], data.source_date_epoch
     )
-    changelog.add_change("")
-    path.write_text(str(changelog))
+    path.write_text(text)
 
 
 def pack(

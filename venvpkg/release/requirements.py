@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from venvpkg import gitspec, runner
+from venvpkg import debformats, gitspec, runner
 from venvpkg.errors import CommandFailed, DataError, UsageError, VenvpkgError
 from venvpkg.series import Series
 from venvpkg.targets import Target
@@ -58,8 +58,7 @@ class RequirementsData:
     @property
     def source_date_epoch(self) -> int:
         """The commit day as SOURCE_DATE_EPOCH: it dates every wheel built and the package."""
-        day = datetime.strptime(self.commit_date, "%Y-%m-%d").replace(tzinfo=UTC)
-        return int(day.timestamp())
+        return debformats.day_epoch(self.commit_date)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()

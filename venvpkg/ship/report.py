@@ -16,7 +16,7 @@ from venvpkg.config import Settings
 from venvpkg.files import atomic_write_text
 from venvpkg.progress import Display
 from venvpkg.records import BuildRecord, TestRecord
-from venvpkg.ship import publish
+from venvpkg.ship import repository
 from venvpkg.workdir import Workdir
 
 
@@ -30,9 +30,9 @@ class Row:
     build_seconds: str
 
 
-def collect(repo: publish.Repository, workdir: Workdir) -> list[Row]:
+def collect(repo: repository.Repository, workdir: Workdir) -> list[Row]:
     rows = []
-    for codename in publish.codenames(repo):
+    for codename in repository.codenames(repo):
         if codename.endswith("-staging"):
             continue
         staging = _sources(repo, f"{codename}-staging")
@@ -55,8 +55,8 @@ def collect(repo: publish.Repository, workdir: Workdir) -> list[Row]:
     return rows
 
 
-def _sources(repo: publish.Repository, codename: str) -> dict[str, str]:
-    entries = publish.listing(repo, codename).values()
+def _sources(repo: repository.Repository, codename: str) -> dict[str, str]:
+    entries = repository.listing(repo, codename).values()
     return {e.name: e.version for e in entries if e.arch == "source"}
 
 
@@ -84,7 +84,7 @@ COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"
 
 def write(settings: Settings, display: Display) -> Path:
     """Write status.md and status.html for the repository; return the HTML page's path."""
-    repo, workdir = publish.open_repository(settings, display, create=False), settings.paths
+    repo, workdir = repository.open_repository(settings, display, create=False), settings.paths
     with repo.lock(display):
         rows = collect(repo, workdir)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -26,7 +26,8 @@ from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, UsageError
 from venvpkg.progress import Display
 from venvpkg.records import Step, TestRecord
-from venvpkg.ship import publish
+from venvpkg.ship import repository
+from venvpkg.ship.repository import Entry, Repository
 from venvpkg.workdir import Workdir
 
 INSIDE_REPO = "/srv/venvpkg-repo"
@@ -43,7 +44,7 @@ def passed_versions(workdir: Workdir, dist: str, series: str) -> set[tuple[str, 
 class Testbed:
     """Where one test run happens: the repository, a clean chroot, and the suites it uses."""
 
-    repo: publish.Repository
+    repo: Repository
     chroot: chroot.Chroot
     staging: str
     production: str
@@ -60,7 +61,7 @@ def run_tests(
 ) -> TestRecord:
     """Test staging's packages; the upgrade starts from production of `upgrade_from` (a
     series, e.g. the previous release) or, by default, of the same series."""
-    repo = publish.open_repository(settings, display, create=False)
+    repo = repository.open_repository(settings, display, create=False)
     staging_name = repo.codename(dist, series, "staging")
     production_name = repo.codename(dist, upgrade_from or series, "production")
     staging, held = _suites(repo, staging_name, production_name, projects, display)
@@ -88,14 +89,18 @@ def run_tests(
 
 
 def _suites(
-    repo: publish.Repository, staging: str, production: str, projects: list[str], display: Display
-) -> tuple[list[publish.Entry], list[publish.Entry]]:
+    repo: Repository,
+    staging: str,
+    production: str,
+    projects: list[str],
+    display: Display,
+) -> tuple[list[Entry], list[Entry]]:
     """Staging's packages of the projects, and everything production holds."""
-    publish.require_distribution(repo, staging)
-    publish.require_distribution(repo, production)
+    repository.require_distribution(repo, staging)
+    repository.require_distribution(repo, production)
     with repo.lock(display):
-        chosen = _selected(publish.listing(repo, staging), projects)
-        held = list(publish.listing(repo, production).values())
+        chosen = _selected(repository.listing(repo, staging), projects)
+        held = list(repository.listing(repo, production).values())
     if not chosen:
         raise UsageError(
             f"{staging} holds no packages" + (f" of {', '.join(projects)}" if projects else ""),
@@ -104,9 +109,7 @@ def _suites(
     return chosen, held
 
 
-def _selected(
-    entries: dict[tuple[str, str, str], publish.Entry], projects: list[str]
-) -> list[publish.Entry]:
+def _selected(entries: dict[tuple[str, str, str], Entry], projects: list[str]) -> list[Entry]:
     """Staging's packages built from the given projects' sources (all when none is given)."""
     chosen = list(entries.values())
     if not projects:
@@ -173,7 +176,9 @@ def _autopkgtest(bed: Testbed, dsc: Path, output: Path) -> Step:
     source = dsc.name.split("_")[0]
     if not dsc.exists():
         return Step(f"autopkgtest:{source}", False, f"{dsc} is missing: tests are read from it")
-    line = f"deb [signed-by={INSIDE_REPO}/{publish.KEYRING}] file:{INSIDE_REPO} {bed.staging} main"
+    line = (
+        f"deb [signed-by={INSIDE_REPO}/{repository.KEYRING}] file:{INSIDE_REPO} {bed.staging} main"
+    )
     setup = f"echo '{line}' > /etc/apt/sources.list.d/venvpkg.list && apt-get update -q"
     shutil.rmtree(output, ignore_errors=True)  # autopkgtest wants it new; the last run stays
     command = [
