@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import textwrap
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -21,9 +20,6 @@ from debian.deb822 import Deb822, Dsc, Packages
 from debian.debfile import DebError, DebFile
 
 from venvpkg.errors import DataError
-
-# lintian warns about changelog lines longer than this.
-CHANGELOG_WIDTH = 80
 
 
 def source_date_epoch() -> int:
@@ -40,7 +36,8 @@ def day_epoch(day: str) -> int:
 def changelog(
     source: str, version: str, dist: str, maintainer: str, changes: Iterable[str], epoch: int
 ) -> str:
-    """A one-entry debian/changelog, dated `epoch`, one bullet per change."""
+    """A one-entry debian/changelog, dated `epoch`: one bullet per change, whose further
+    lines (after a newline) are indented under it."""
     log = Changelog()
     log.new_block(
         package=source,
@@ -52,16 +49,10 @@ def changelog(
     )
     log.add_change("")
     for change in changes:
-        wrapped = textwrap.wrap(
-            change,
-            CHANGELOG_WIDTH,
-            initial_indent="  * ",
-            subsequent_indent="    ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-        for line in wrapped:
-            log.add_change(line)
+        first, *rest = change.splitlines()
+        log.add_change(f"  * {first}")
+        for line in rest:
+            log.add_change(f"    {line}")
     log.add_change("")
     return str(log)
 

@@ -98,7 +98,7 @@ def _write_changelog(path: Path, plan: ReleasePlan, version: str, maintainer: st
     """Dated by the requirements commit, as the wheels are: a repack is bit-identical."""
     data = plan.data
     change = (
-        f"Wheelhouse of OpenStack {plan.series.label} for {plan.target.name}, "
+        f"Wheelhouse of OpenStack {plan.series.label} for {plan.target.name},\n"
         f"pinned by openstack/requirements {data.ref} ({data.commit_date})."
     )
     text = debformats.changelog(
