@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from venvpkg import records
 from venvpkg.files import Store
 
 
@@ -148,11 +150,24 @@ def migrate(workdir: Workdir, targets: tuple[str, ...]) -> list[str]:
         dist, _, series = state.parent.name.partition("-")
         paths = workdir.release(dist, series)
         if not paths.record.exists():
-            old = json.loads(state.read_text())
-            record = dict(old["result"], dist=dist, series=series, wheelhouse=str(paths.wheelhouse))
-            record |= {"fingerprint": old["fingerprint"], "recipe": old["recipe"]}
-            record.pop("built", None)
-            paths.record.write_text(json.dumps(record, indent=1))
+            records.write(paths.record, _first_record(json.loads(state.read_text()), paths))
             moved.append(f"{state} -> {paths.record}")
         state.unlink()
     return moved
+
+
+def _first_record(state: dict[str, Any], paths: ReleasePaths) -> records.ReleaseRecord:
+    """The first layout's state.json as a record; its paths are those of this workdir,
+    not the absolute ones it kept (a copied workdir would point at the original)."""
+    result = state["result"]
+    return records.ReleaseRecord(
+        paths.debs.name.partition("-")[0],
+        paths.debs.name.partition("-")[2],
+        result["package"],
+        result["version"],
+        paths.debs / state["deb"],
+        result["lintian"],
+        state["fingerprint"],
+        int(state["recipe"]),
+        paths.wheelhouse,
+    )

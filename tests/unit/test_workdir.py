@@ -36,7 +36,8 @@ def _first_layout(root: Path) -> None:
         "result": {
             "package": "openstack-requirements-2025.2",
             "version": "20260505.1+deb12",
-            "deb": str(deb),
+            # Absolute, as the first layout kept it: a copied workdir points at the original.
+            "deb": f"/elsewhere/{deb.name}",
             "lintian": "clean",
             "built": True,
         },
@@ -54,6 +55,7 @@ def test_a_first_layout_workdir_is_moved_and_its_record_kept(tmp_path: Path) -> 
     assert record is not None
     assert (record.version, record.lintian, record.recipe) == ("20260505.1+deb12", "clean", 2)
     assert record.lock.read_text().startswith("a==1")
+    assert record.deb == paths.debs / "openstack-requirements-2025.2_20260505.1+deb12_amd64.deb"
     assert not (tmp_path / "wheelhouse" / "2025.2-bookworm").exists()
     assert not (paths.debs / "state.json").exists()
     assert migrate(workdir, TARGETS) == []  # a second run finds nothing to move
