@@ -97,6 +97,8 @@ def venvpkg(
             for k, v in os.environ.items()
             if not k.startswith(("PIP_", "VENVPKG_")) and k != "SOURCE_DATE_EPOCH"
         },
+        # The fixture series is built for this host's release unless a test says otherwise.
+        "VENVPKG_TARGET": "bookworm",
         **(env or {}),
     }
     result = subprocess.run(

@@ -81,11 +81,15 @@ class Settings:
     debug: bool = False
     verbosity: int = 0
     config_file: Path | None = None
+    # The Debian release commands build for when they name none (else the series' own).
+    target: str | None = None
     chroot: ChrootSettings = ChrootSettings()
     build: BuildSettings = BuildSettings()
     publish: PublishSettings = PublishSettings()
     # The [debianize] table and each [projects.NAME] table, checked but not yet merged.
     project_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # [overrides.DIST-SERIES]: the site's pin overrides (release/overrides.py reads them).
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def paths(self) -> Workdir:
@@ -107,6 +111,7 @@ ENVIRONMENT = {
     "VENVPKG_WORKDIR": "workdir",
     "VENVPKG_JOBS": "jobs",
     "VENVPKG_INDEX_URL": "index_url",
+    "VENVPKG_TARGET": "target",
 }
 
 _CONVERT = {"workdir": Path, "jobs": int, "index_url": str, "verbosity": int}
@@ -130,6 +135,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "jobs": "integer",
         "index_url": "string",
         "verbosity": "integer",
+        "target": "string",
     },
     "debianize": PROJECT_KEYS,
     "build": {"backend": "string", "scratch": "string"},
@@ -198,7 +204,9 @@ def _check_tables(document: Mapping[str, Any], path: Path) -> None:
     for name, table in document.items():
         if not isinstance(table, dict):
             raise DataError(f"{path}: {name} must be a table ([{name}])", "see README.rst")
-        if name == "projects":
+        if name == "overrides":
+            _check_subtables(name, table, path)
+        elif name == "projects":
             for project, options in table.items():
                 if not isinstance(options, dict):
                     raise DataError(
@@ -209,9 +217,17 @@ def _check_tables(document: Mapping[str, Any], path: Path) -> None:
         elif name in SECTIONS:
             _check_keys(name, table, SECTIONS[name], path)
         else:
-            known = ["projects", *SECTIONS]
+            known = ["projects", "overrides", *SECTIONS]
             raise DataError(
                 f"{path}: unknown table [{name}]{_close(name, known)}", f"known: {known}"
+            )
+
+
+def _check_subtables(name: str, table: Mapping[str, Any], path: Path) -> None:
+    for key, value in table.items():
+        if not isinstance(value, dict):
+            raise DataError(
+                f"{path}: {name}.{key} must be a table ([{name}.{key}])", "see README.rst"
             )
 
 
@@ -285,4 +301,5 @@ def _stage_settings(document: Mapping[str, Any], environ: Mapping[str, str]) -> 
             Path(publish["gnupghome"]).expanduser() if publish.get("gnupghome") else None,
         ),
         "project_tables": {"": dict(document.get("debianize", {})), **tables},
+        "overrides": dict(document.get("overrides", {})),
     }

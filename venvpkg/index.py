@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
@@ -71,6 +72,13 @@ def _parse(filename: str) -> tuple[str, Version] | None:
     except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
         return None
     return name, version
+
+
+def _runs_on(requires_python: str | None, target: Target) -> bool:
+    try:
+        return not requires_python or target.python_full in SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True  # a malformed old Requires-Python; pip ignores it too
 
 
 def choose(files: list[Artifact], target: Target) -> Artifact | None:
@@ -144,6 +152,40 @@ class Index:
                     )
                 )
         return found
+
+    def dated(self, name: str, before: str, target: Target) -> list[Version]:
+        """Versions of `name` first uploaded before the day `before` (YYYY-MM-DD) that
+        have a file for `target`, newest first; cached, since that past does not change."""
+        cached = self.cache / "dated" / f"{canonicalize_name(name)}-{before}-{target.name}.json"
+        if cached.is_file():
+            return [Version(v) for v in json.loads(cached.read_text())]
+        found = self._dated(name, before, target)
+        atomic_write_text(cached, json.dumps([str(v) for v in found]))
+        return found
+
+    def _dated(self, name: str, before: str, target: Target) -> list[Version]:
+        client = PyPISimple(self.url, session=self.session())
+        try:
+            page = client.get_project_page(name, timeout=TIMEOUT)
+        except NoSuchProjectError:
+            raise NotOnIndex(f"{name} is not on {self.url}", "check the name") from None
+        except requests.RequestException as error:
+            raise NetworkError(f"cannot reach {self.url} for {name}: {_reason(error)}") from None
+        first: dict[Version, str] = {}
+        files: dict[Version, list[Artifact]] = {}
+        for package in page.packages:
+            parsed = _parse(package.filename)
+            if not parsed or package.is_yanked or package.upload_time is None:
+                continue
+            if not _runs_on(package.requires_python, target):
+                continue
+            version = parsed[1]
+            day = package.upload_time.date().isoformat()
+            first[version] = min(first.get(version, day), day)
+            artifact = Artifact(name, str(version), package.filename, package.url, None)
+            files.setdefault(version, []).append(artifact)
+        usable = [v for v, day in first.items() if day < before and choose(files[v], target)]
+        return sorted((v for v in usable if not v.is_prerelease), reverse=True)
 
     def core_metadata(self, artifact: Artifact) -> bytes:
         """The PEP 658 metadata file of a wheel."""

@@ -19,7 +19,6 @@ from venvpkg.errors import BuildFailed
 from venvpkg.progress import Display
 from venvpkg.records import BuildStatus, TestRecord
 from venvpkg.release import ReleaseRequest, plan_release
-from venvpkg.release.inchroot import release_in_chroot
 from venvpkg.release.wheelhouse import run_release
 from venvpkg.ship import publish, report, repository
 from venvpkg.ship import test as check
@@ -81,14 +80,9 @@ def run(request: PipelineRequest, settings: Settings, display: Display) -> Pipel
 
 
 def release(request: PipelineRequest, settings: Settings, display: Display) -> None:
-    """The requirements package: here for the host's release, else inside a chroot."""
+    """The requirements package of the projects' closure."""
     wanted = ReleaseRequest(request.series, request.target, request.projects)
-    if targets.host_is(request.target):
-        run_release(plan_release(wanted, settings, display), settings, display)
-    elif release_in_chroot(wanted, settings, display):
-        raise BuildFailed(
-            f"release {request.series.id} for {request.target.name} failed", "see above", []
-        )
+    run_release(plan_release(wanted, settings, display), settings, display)
 
 
 def _debianized(

@@ -39,8 +39,14 @@ PYTHON_RANGES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "2026.1": ((3, 10), (3, 13)),
     "2026.2": ((3, 10), (3, 13)),
 }
-# Preference order for the default target: current stable releases first.
-DEFAULT_TARGET_ORDER = ("bookworm", "trixie", "bullseye")
+# Debian's support of each release we build for, as of 2026-12.
+DEBIAN_SUPPORT = {"trixie": "stable", "bookworm": "oldstable, LTS", "bullseye": "past LTS"}
+# Series none of whose tested Pythons any served Debian release has: the newest release
+# on which their pins build and their code imports (queens' keystone closure, measured
+# with the override set bullseye-queens.toml); the series between took the same.
+WORKS_UNTESTED = {
+    name: "bullseye" for name in ("queens", "rocky", "stein", "train", "ussuri", "victoria")
+}
 
 
 @dataclass(frozen=True)
@@ -65,12 +71,23 @@ class Series:
 
     @property
     def default_target(self) -> Target:
+        """The newest Debian release whose Python the series was tested with, else the
+        newest on which it was measured to work."""
+        tested = self.tested_targets()
+        if tested:
+            return max(tested, key=lambda t: t.debian_version)
+        return TARGETS[WORKS_UNTESTED[self.id]]
+
+    def tested_targets(self) -> list[Target]:
         low, high = PYTHON_RANGES[self.id]
-        for name in DEFAULT_TARGET_ORDER:
-            if low <= TARGETS[name].python <= high:
-                return TARGETS[name]
-        # Older than any release the mirror serves: the closest Python wins.
-        return min(TARGETS.values(), key=lambda t: abs(t.python[1] - high[1]))
+        return [t for t in TARGETS.values() if low <= t.python <= high]
+
+    @property
+    def target_reason(self) -> str:
+        """Why the default target is the default, and how Debian supports it."""
+        target = self.default_target
+        why = "tested" if target in self.tested_targets() else "works, untested"
+        return f"{why}; {DEBIAN_SUPPORT[target.name]}"
 
 
 def untested(chosen: Series, target: Target) -> str | None:

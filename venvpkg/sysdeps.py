@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bindep.depends import Depends, DependsException
 
-from venvpkg import runner
 from venvpkg.errors import DataError, ToolMissing
 from venvpkg.files import atomic_write_text
+from venvpkg.places import HOST, Place
 from venvpkg.targets import Target
 
 
@@ -62,27 +62,32 @@ def package_names(dependencies: list[str]) -> list[str]:
     return sorted({dep.split()[0] for dep in dependencies})
 
 
-def missing(packages: list[str]) -> list[str]:
-    """Which of `packages` dpkg does not have installed."""
+def missing(packages: list[str], place: Place = HOST) -> list[str]:
+    """Which of `packages` dpkg does not have installed in `place`."""
     if not packages:
         return []
     # dpkg-query exits 1 when it knows some names not at all; its output still lists the rest.
     query = ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", *packages]
-    out = runner.capture(query, ok_codes=(0, 1))
+    out = place.capture(query, ok_codes=(0, 1))
     installed = {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
     return [name for name in packages if name not in installed]
 
 
-def ensure_installed(packages: list[str], log: Path, install: bool) -> list[str]:
+def ensure_installed(
+    packages: list[str], log: Path, install: bool, place: Place = HOST
+) -> list[str]:
     """Install missing packages with apt when allowed and possible; else name them."""
-    absent = missing(packages)
+    absent = missing(packages, place)
     if not absent:
         return []
     command = "apt-get install " + " ".join(absent)
     if not install or os.geteuid() != 0:
         raise ToolMissing(f"missing build dependencies: {' '.join(absent)}", f"run: {command}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    runner.run(["apt-get", "install", "-y", "--no-install-recommends", *absent], log=log, env=env)
+    if place is not HOST:
+        # A root's package lists date from when it was unpacked.
+        place.run(["apt-get", "update", "-q"], log=log)
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    place.run(["apt-get", "install", "-y", "--no-install-recommends", *absent], log=log, env=env)
     return absent
 
 
@@ -100,11 +105,11 @@ def runtime_dependencies(bindep_text: str, target: Target, origin: str = "bindep
     return [dep for dep in found if not TEST_ONLY.search(dep.split()[0])]
 
 
-def unavailable(packages: list[str]) -> list[str]:
+def unavailable(packages: list[str], place: Place = HOST) -> list[str]:
     """Which of `packages` apt has no candidate for (bindep entries of older releases)."""
     if not packages:
         return []
-    out = runner.capture(["apt-cache", "policy", *packages], ok_codes=(0, 100))
+    out = place.capture(["apt-cache", "policy", *packages], ok_codes=(0, 100))
     candidates: dict[str, bool] = {}
     current = ""
     for line in out.splitlines():

@@ -6,11 +6,9 @@ import difflib
 import platform
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 
 from packaging import tags
-from packaging.specifiers import SpecifierSet
 
 from venvpkg.errors import UsageError
 
@@ -89,20 +87,6 @@ def lookup(name: str) -> Target:
         hint = f"did you mean {close[0]}?" if close else f"choose one of {', '.join(TARGETS)}"
         raise UsageError(f"unknown target {name!r}", hint)
     return target
-
-
-def require_venvpkg_runs_on(target: Target) -> None:
-    """Refuse, before making a chroot, a target whose Python cannot run venvpkg itself.
-
-    Wheelhouses for another release are built by venvpkg running inside its chroot.
-    """
-    needed = SpecifierSet(metadata.metadata("venvpkg")["Requires-Python"] or "")
-    if target.python_full not in needed:
-        raise UsageError(
-            f"cannot build {target.name} wheelhouses: venvpkg runs inside its chroot, and its "
-            f"Python {target.python_full} is older than venvpkg needs ({needed})",
-            "use --target bookworm or trixie",
-        )
 
 
 def host_release(os_release: Path = Path("/etc/os-release")) -> str | None:

@@ -100,6 +100,10 @@ class Workdir:
         """The venv of the target's interpreter that runs `pip wheel`."""
         return self.root / "tools" / f"{dist}-py{python[0]}.{python[1]}"
 
+    def resolve_tools(self, dist: str, python: tuple[int, int]) -> Path:
+        """The venv of the target's interpreter that runs pip-compile for another release."""
+        return self.root / "tools" / f"{dist}-py{python[0]}.{python[1]}-resolve"
+
     @property
     def tmp(self) -> Path:
         """Scratch space on the workdir's own file system, so results move in by rename."""

@@ -22,7 +22,7 @@ def _closure(
 ) -> dict[NormalizedName, Version]:
     layout = Workdir(workdir)
     index = Index(index_url, layout.cache("index"))
-    resolver = resolve.Resolver(index, layout, BOOKWORM, "", workdir / "resolve.log")
+    resolver = resolve.Resolver(index, layout, BOOKWORM, resolve.Rules(), workdir / "resolve.log")
     return resolver.closure(
         requirements, {canonicalize_name(n): Version(v) for n, v in pins.items()}
     )

@@ -42,10 +42,15 @@ def test_series_carry_their_requirements_ref() -> None:
 
 @pytest.mark.parametrize(
     ("name", "target"),
-    [("queens", "bullseye"), ("yoga", "bullseye"), ("2024.1", "bookworm"), ("2025.2", "bookworm")],
+    [("queens", "bullseye"), ("yoga", "bullseye"), ("2024.1", "bookworm"), ("2025.2", "trixie")],
 )
-def test_default_target_has_a_python_the_series_supports(name: str, target: str) -> None:
+def test_default_target_is_the_newest_debian_with_a_tested_python(name: str, target: str) -> None:
     assert series.lookup(name).default_target.name == target
+
+
+def test_a_series_no_debian_python_was_tested_with_says_so() -> None:
+    assert series.lookup("queens").target_reason == "works, untested; past LTS"
+    assert series.lookup("2024.1").target_reason == "tested; oldstable, LTS"
 
 
 def test_unknown_target_is_refused_with_a_suggestion() -> None:

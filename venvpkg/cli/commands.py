@@ -13,19 +13,18 @@ from venvpkg.config import Settings
 from venvpkg.errors import BuildFailed, UsageError
 from venvpkg.progress import Display
 from venvpkg.release import ReleaseRequest, plan_release
-from venvpkg.release.inchroot import release_in_chroot
 from venvpkg.release.wheelhouse import ReleaseResult, run_release
 from venvpkg.ship import publish, report
 from venvpkg.ship import test as check
 
 
-def _dist_series(args: argparse.Namespace) -> tuple[str, str]:
-    chosen, target = series.with_target(args.series, args.dist)
+def _dist_series(args: argparse.Namespace, settings: Settings) -> tuple[str, str]:
+    chosen, target = series.with_target(args.series, _target(args.dist, settings))
     return target.name, chosen.id
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    dist, series_id = _dist_series(args)
+    dist, series_id = _dist_series(args, settings)
     debs = [Path(d).absolute() for d in args.debs]
     result = publish.publish(settings, display, dist, series_id, debs or None)
     report.write(settings, display)
@@ -38,7 +37,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings, display: Display) 
 
 
 def cmd_test(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    dist, series_id = _dist_series(args)
+    dist, series_id = _dist_series(args, settings)
     previous = series.lookup(args.upgrade_from).id if args.upgrade_from else None
     result = check.run_tests(settings, display, dist, series_id, args.projects, previous)
     report.write(settings, display)
@@ -55,7 +54,7 @@ def cmd_test(args: argparse.Namespace, settings: Settings, display: Display) -> 
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    dist, series_id = _dist_series(args)
+    dist, series_id = _dist_series(args, settings)
     passed = check.passed_versions(settings.paths, dist, series_id)
     if not passed:
         raise UsageError(
@@ -74,7 +73,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) 
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    dist, series_id = _dist_series(args)
+    dist, series_id = _dist_series(args, settings)
     snapshot = publish.rollback(settings, display, dist, series_id)
     report.write(settings, display)
     display.info(f"{dist}-{series_id} restored to snapshot {snapshot}")
@@ -82,7 +81,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display)
 
 
 def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    chosen, target = series.with_target(args.series, args.dist)
+    chosen, target = series.with_target(args.series, _target(args.dist, settings))
     wanted = pipeline.PipelineRequest(chosen, target, tuple(args.projects), args.backend)
     result = pipeline.run(wanted, settings, display)
     passed = result.passed
@@ -112,29 +111,32 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
     return 0
 
 
+def _target(given: str | None, settings: Settings) -> str | None:
+    """--target, else the site's (VENVPKG_TARGET, [venvpkg] target), else the series'."""
+    return given if given is not None else settings.target
+
+
 def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     rows = [
-        [s.number or "-", s.codename, s.status, s.ref, s.default_target.name]
+        [s.number or "-", s.codename, s.status, s.ref, s.default_target.name, s.target_reason]
         for s in series.catalog()
     ]
     if settings.json:
-        keys = ["number", "codename", "status", "requirements_ref", "default_target"]
+        keys = ["number", "codename", "status", "requirements_ref", "default_target", "why"]
         print(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=1))
     else:
-        columns = ["Number", "Codename", "Status", "Requirements ref", "Default target"]
+        columns = ["Number", "Codename", "Status", "Requirements ref", "Default target", "Why"]
         display.table("OpenStack series", columns, rows, sys.stdout)
     return 0
 
 
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    chosen, target = series.with_target(args.series, args.target)
+    chosen, target = series.with_target(args.series, _target(args.target, settings))
     # An empty item is a typo, not "everything": only leaving --projects out means that.
     specs = [p.strip() for p in args.projects.split(",")] if args.projects is not None else []
     request = ReleaseRequest(
         chosen, target, tuple(specs), args.requirements, args.allow_missing, args.dry_run
     )
-    if not targets.host_is(target):
-        return release_in_chroot(request, settings, display)
     plan = plan_release(request, settings, display)
     if args.dry_run:
         for name, version in sorted(plan.wanted.items()):
@@ -231,7 +233,7 @@ def _request(project: str, args: argparse.Namespace, settings: Settings) -> debi
     if args.version == "":
         raise UsageError("--version is empty", "give a version, or leave it out for the latest")
     return debianize.make_request(
-        project, args.series, args.version, args.source, args.dist, settings
+        project, args.series, args.version, args.source, _target(args.dist, settings), settings
     )
 
 

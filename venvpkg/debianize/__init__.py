@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from venvpkg import debformats, projects, records, runner, series, sysdeps, targets
@@ -25,6 +25,7 @@ from venvpkg.debianize import layout as layouts
 from venvpkg.errors import UsageError
 from venvpkg.files import UNDATED_EPOCH, exclusive, replace_dir
 from venvpkg.index import Index
+from venvpkg.places import HOST
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord, SourceRecord
 from venvpkg.release import wheels
@@ -257,6 +258,7 @@ def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> N
         f"{seen.locked.pins[name]}."
         for name in sorted(seen.overrides)
     ]
+    changes += [f"Series override: {line}" for line in _release_overrides(release, seen)]
     text = debformats.changelog(
         f"venv-{request.project}",
         version,
@@ -266,6 +268,13 @@ def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> N
         debformats.source_date_epoch(),
     )
     (debian / "changelog").write_text(text)
+
+
+def _release_overrides(release: ReleaseRecord, seen: Inspected) -> list[str]:
+    """The release's override lines for pins this venv holds (overrides.txt)."""
+    listing = release.wheelhouse / "overrides.txt"
+    lines = listing.read_text().splitlines() if listing.is_file() else []
+    return [line for line in lines if canonicalize_name(line.split()[0]) in seen.locked.pins]
 
 
 def _project_wheel(job: Job, origin: source.Source) -> Path:
@@ -280,9 +289,10 @@ def _project_wheel(job: Job, origin: source.Source) -> Path:
     # Only the project's metadata is read from this wheel, and any Python 3 writes the same;
     # the venv itself is built by the target's own Python in its build chroot.
     host = targets.TARGETS.get(targets.host_release() or "")
-    python = wheels.build_environment(host or request.target, workdir)
+    python = wheels.build_environment(host or request.target, workdir, HOST)
     wheelhouse = job.release.wheelhouse
     toolchain = wheels.Toolchain(
+        HOST,
         python,
         wheelhouse,
         wheelhouse / "build-constraints.txt",

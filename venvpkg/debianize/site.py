@@ -12,7 +12,7 @@ from packaging.version import Version
 from venvpkg.errors import UsageError
 from venvpkg.files import UNDATED_EPOCH, place
 from venvpkg.index import choose
-from venvpkg.release import wheels
+from venvpkg.release import buildroot, wheels
 
 if TYPE_CHECKING:
     from venvpkg.debianize import Job
@@ -46,10 +46,11 @@ def _built(job: Job, sdist: Path, name: NormalizedName, version: Version) -> Pat
     if existing:
         return existing
     wheelhouse = job.release.wheelhouse
-    python = wheels.build_environment(job.request.target, job.settings.paths)
-    toolchain = wheels.Toolchain(
-        python, wheelhouse, wheelhouse / "build-constraints.txt", UNDATED_EPOCH
-    )
+    target = job.request.target
+    root = buildroot.for_target(target, job.settings, job.display)
+    python = wheels.build_environment(target, job.settings.paths, root)
+    constraints = wheelhouse / "build-constraints.txt"
+    toolchain = wheels.Toolchain(root, python, wheelhouse, constraints, UNDATED_EPOCH)
     log = job.logs / f"override-{name}.log"
     return wheels.build_wheel(sdist, name, version, toolchain, slot, log)
 

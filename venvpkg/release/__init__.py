@@ -3,7 +3,7 @@
 plan_release() decides the wheelhouse's contents (release/plan.py); run_release() fetches
 and compiles them (fetch.py, sdists.py), locks them (lock.py) and packs the requirements
 package (pack.py), handing on a records.ReleaseRecord. A target other than the host's
-release is built inside that release's chroot (inchroot.py).
+release has its sdists compiled in that release's root, driven from here (buildroot.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from venvpkg import series, targets
 from venvpkg.config import Settings
 from venvpkg.progress import Display
-from venvpkg.release import plan, requirements
+from venvpkg.release import buildroot, plan, requirements
 from venvpkg.release.plan import ReleasePlan
 
 
@@ -34,10 +34,8 @@ class ReleaseRequest:
 def plan_release(request: ReleaseRequest, settings: Settings, display: Display) -> ReleasePlan:
     """The wheelhouse plan for these projects, with the extra packages their venvs take."""
     chosen, target = request.series, request.target
-    targets.require_host_can_build(target)
     data = requirements.load(chosen, request.requirements, settings.paths)
     display.info(f"planning {chosen.label} for {target.name} from {data.origin}")
-    # Here, where the plan is made: a run for another release plans inside its chroot.
     untested = series.untested(chosen, target)
     if untested:
         display.warn(untested)
@@ -48,4 +46,9 @@ def plan_release(request: ReleaseRequest, settings: Settings, display: Display) 
         )
     elif data.dated_by != "commit":
         display.info(f"dated {data.commit_date} by {data.dated_by}")
-    return plan.make_plan(request, data, settings)
+    made = plan.make_plan(
+        request, data, settings, lambda: buildroot.for_target(target, settings, display)
+    )
+    for line in made.overrides.splitlines():
+        display.info(f"override: {line}")
+    return made

@@ -13,6 +13,7 @@ from packaging.version import Version
 
 from venvpkg.errors import VenvpkgError
 from venvpkg.index import Artifact, Index
+from venvpkg.places import HOST, Place
 from venvpkg.progress import Display
 from venvpkg.release.plan import ReleasePlan
 from venvpkg.workdir import ReleasePaths, Workdir
@@ -59,6 +60,8 @@ class Context:
     index: Index
     jobs: int
     display: Display
+    # Where the sdists compile: this host, or the target's root.
+    place: Place = HOST
 
 
 def parallel(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 from venvpkg import debformats, lintian, records, rendering, runner
 from venvpkg.config import DEFAULT_MAINTAINER
 from venvpkg.files import place
+from venvpkg.places import HOST, Place
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord
 from venvpkg.scratch import private_dir
@@ -108,20 +108,29 @@ def _write_changelog(path: Path, plan: ReleasePlan, version: str, maintainer: st
 
 
 def pack(
-    plan: ReleasePlan, paths: ReleasePaths, workdir: Workdir, display: Display, scratch: str | None
+    plan: ReleasePlan,
+    paths: ReleasePaths,
+    workdir: Workdir,
+    display: Display,
+    scratch: str | None,
+    place: Place = HOST,
 ) -> ReleaseRecord:
-    """Build the requirements .deb with dpkg-buildpackage and check it with lintian."""
+    """Build the requirements .deb with dpkg-buildpackage and check it with lintian.
+
+    It is built in `place`, the target's root for another release: dh_shlibdeps must
+    read the target's libraries, not the host's, to say what the wheels link against.
+    """
     version = next_version(plan, paths)
     log = paths.logs / "pack.log"
     with private_dir(str(workdir.tmp), 0, f"pack-{plan.id}") as build_root:
         source = build_root / f"{package_name(plan)}-{version}"
         render_source(plan, paths.wheelhouse, source, version, DEFAULT_MAINTAINER)
         display.info(f"packing {package_name(plan)} {version}")
-        runner.run(
+        place.run(
             ["dpkg-buildpackage", "-b", "--no-sign", "--no-pre-clean"],
             cwd=source,
             log=log,
-            env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),
+            env={"DEB_BUILD_OPTIONS": "parallel=1"},
         )
         deb = next(build_root.glob("*.deb"))
         verdict = lintian.check(deb, log, scratch=scratch)

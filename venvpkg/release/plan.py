@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import __version__, projects, sysdeps, targets
+from venvpkg import __version__, projects, sysdeps
 from venvpkg.config import Settings
 from venvpkg.errors import UsageError
 from venvpkg.index import Index
+from venvpkg.places import HOST, Place
 from venvpkg.projects import ProjectPin
-from venvpkg.release import resolve
+from venvpkg.release import overrides, resolve
 from venvpkg.release.requirements import (
     Pin,
     RequirementsData,
@@ -48,6 +50,8 @@ class ReleasePlan:
     build_depends: tuple[str, ...] = ()
     allow_missing: bool = False
     index_url: str = ""
+    # overrides.txt: the pins an override set replaced, and why.
+    overrides: str = ""
 
     @property
     def id(self) -> str:
@@ -57,6 +61,9 @@ class ReleasePlan:
     def unpinned(self) -> list[NormalizedName]:
         """Closure members upper-constraints does not pin (chosen once, recorded in the lock)."""
         return sorted(name for name in self.wanted if name not in self.constraints)
+
+    def rules(self) -> resolve.Rules:
+        return branch_rules(self.data, self.build_constraints, self.target)
 
     def fingerprint(self) -> str:
         """Changes whenever any input of the wheelhouse or its package changes."""
@@ -69,6 +76,7 @@ class ReleasePlan:
             self.allow_missing,
             self.index_url,
             sorted((n, str(v)) for n, v in self.wanted.items()),
+            self.overrides,
         ]
         return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
@@ -82,6 +90,13 @@ def applicable_pins(
     return {n: p for n, p in pins.items() if n not in denied}, denied
 
 
+def branch_rules(data: RequirementsData, build_constraints: str, target: Target) -> resolve.Rules:
+    """How this branch resolves what it does not pin: dated by its commit, but for its
+    denylist."""
+    _pins, denied = applicable_pins(data, target)
+    return resolve.Rules(build_constraints, data.commit_date, denied)
+
+
 def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
     """A project version the index lacks would resolve to an empty closure, not an error."""
     for pin in chosen:
@@ -92,17 +107,32 @@ def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
             )
 
 
-def make_plan(request: ReleaseRequest, data: RequirementsData, settings: Settings) -> ReleasePlan:
-    """Decide the wheelhouse contents; resolving a project closure may use the index."""
+def make_plan(
+    request: ReleaseRequest,
+    data: RequirementsData,
+    settings: Settings,
+    where: Callable[[], Place] = lambda: HOST,
+) -> ReleasePlan:
+    """Decide the wheelhouse contents; resolving a project closure may use the index.
+
+    `where` gives the place the wheels will build, the host or the target's root; it is
+    asked only once the request has proven valid, since making a root takes a while.
+    """
     series, target = request.series, request.target
-    constraints, _denied = applicable_pins(data, target)
+    branch, _denied = applicable_pins(data, target)
+    replaced = overrides.load(target.name, series.id, settings.overrides)
+    constraints = replaced.apply(branch)
+    _require_overrides_on_index(replaced, settings)
     build_constraints = _applicable_build_constraints(data, target)
+    rules = branch_rules(data, build_constraints, target)
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = projects.project_pins(series, list(request.projects))
-    wanted = _closure(chosen, pinned, build_constraints, request, settings) if chosen else pinned
+    place = where()
+    wanted = _closure(chosen, pinned, rules, request, settings, place) if chosen else pinned
     bindep = sysdeps.build_dependencies(
         data.bindep, target, f"{data.origin}/bindep.txt", settings.paths.cache("bindep")
     )
+    bindep += [name for name, _reason in replaced.build_packages]
     return ReleasePlan(
         series,
         target,
@@ -111,18 +141,31 @@ def make_plan(request: ReleaseRequest, data: RequirementsData, settings: Setting
         wanted,
         chosen,
         build_constraints,
-        _installable(bindep, target),
+        _installable(bindep, place),
         request.allow_missing,
         settings.index_url,
+        replaced.listing(branch),
     )
+
+
+def _require_overrides_on_index(replaced: overrides.OverrideSet, settings: Settings) -> None:
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    for override in replaced.pins:
+        if not index.files(override.name, override.version):
+            raise UsageError(
+                f"override {override.name} {override.version} ({override.origin}) "
+                f"is not on {index.url}",
+                "choose a version the index has",
+            )
 
 
 def _closure(
     chosen: tuple[ProjectPin, ...],
     pinned: dict[NormalizedName, Version],
-    build_constraints: str,
+    rules: resolve.Rules,
     request: ReleaseRequest,
     settings: Settings,
+    place: Place,
 ) -> dict[NormalizedName, Version]:
     """The projects' closure, with what their venvs add (keystone's python-memcached)."""
     index = Index(settings.index_url, settings.paths.cache("index"))
@@ -134,7 +177,7 @@ def _closure(
         for requirement in projects.project_settings(pin.name, settings).extra_packages
     ]
     log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
-    resolver = resolve.Resolver(index, settings.paths, request.target, build_constraints, log)
+    resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
     closure = resolver.closure([p.requirement() for p in chosen] + extra, pinned)
     # Denylisted names are left unpinned, not excluded: certifi, for one, is on the
     # denylist so that deployments get the newest CA bundle.
@@ -142,12 +185,10 @@ def _closure(
     return {n: v for n, v in closure.items() if n not in own}
 
 
-def _installable(dependencies: list[str], target: Target) -> tuple[str, ...]:
+def _installable(dependencies: list[str], place: Place) -> tuple[str, ...]:
     """bindep entries the target's apt can install; old branches name packages long gone
     (queens: pypy, python-all-dev). The pins that needed them fail with their own cause."""
-    if not targets.host_is(target):
-        return tuple(dependencies)
-    gone = set(sysdeps.unavailable(sysdeps.package_names(dependencies)))
+    gone = set(sysdeps.unavailable(sysdeps.package_names(dependencies), place))
     return tuple(d for d in dependencies if d.split()[0] not in gone)
 
 

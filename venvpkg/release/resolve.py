@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,17 +20,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import metadata, runner
-from venvpkg.errors import CommandFailed, UsageError, VenvpkgError
+from venvpkg import metadata
+from venvpkg.errors import CommandFailed, VenvpkgError
 from venvpkg.files import Store, atomic_write_text
 from venvpkg.index import Index, NotOnIndex, choose
+from venvpkg.places import HOST, Place
+from venvpkg.release import buildroot
 from venvpkg.targets import Target
 from venvpkg.workdir import Workdir
 
 LOOKUP_THREADS = 16
+# Each round pins the build tools the previous one reached (pbr, then setuptools).
+MAX_DATED_ROUNDS = 8
 Lookup = Callable[[NormalizedName, Version], list[str] | None]
 
 
@@ -181,14 +185,40 @@ def index_lookup(index: Index, store: Store, target: Target, cache: Path) -> Loo
 
 
 @dataclass(frozen=True)
+class Rules:
+    """What a requirements branch adds to its pins when a closure is resolved."""
+
+    # build-constraints.txt, one requirement per line.
+    constraints: str = ""
+    # YYYY-MM-DD: names the pins leave open take their newest version uploaded before it,
+    # so an old branch builds with the tools of its day (setuptools with pkg_resources).
+    dated_before: str = ""
+    # Names the branch leaves open on purpose (its denylist: certifi's newest CA bundle).
+    undated: frozenset[NormalizedName] = frozenset()
+
+    def constrained(self) -> dict[NormalizedName, list[SpecifierSet]]:
+        """The build constraints' specifiers by name."""
+        found: dict[NormalizedName, list[SpecifierSet]] = {}
+        for line in self.constraints.splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                requirement = Requirement(line.split("#", 1)[0])
+                found.setdefault(canonicalize_name(requirement.name), []).append(
+                    requirement.specifier
+                )
+        return found
+
+
+@dataclass(frozen=True)
 class Resolver:
-    """Closures for one target under one set of extra constraints (build-constraints.txt)."""
+    """Closures for one target under one branch's rules."""
 
     index: Index
     workdir: Workdir
     target: Target
-    extra_constraints: str
+    rules: Rules
     log: Path
+    # Where pip-compile runs: on the host for the host's release, else in the target's root.
+    place: Place = HOST
 
     def closure(
         self,
@@ -204,6 +234,8 @@ class Resolver:
         cache = self.workdir.cache("requires")
         lookup = index_lookup(self.index, self.workdir.store, self.target, cache)
         found = walk(requirements, pins, self.target.marker_environment(), lookup)
+        if self.rules.dated_before:
+            found, pins = self._dated(requirements, dict(pins), found, lookup)
         if found.conflicts and strict:
             raise ResolutionFailed(
                 f"the pins contradict each other: {found.conflicts[0]}"
@@ -218,18 +250,41 @@ class Resolver:
             result |= self.compiled(leftovers, {**pins, **found.chosen})
         return result
 
+    def _dated(
+        self,
+        requirements: list[str],
+        pins: dict[NormalizedName, Version],
+        found: Walk,
+        lookup: Lookup,
+    ) -> tuple[Walk, dict[NormalizedName, Version]]:
+        """Pin each open name to its dated version and walk again, until none is left
+        that has one; the rest go to pip-compile as usual."""
+        for _round in range(MAX_DATED_ROUNDS):
+            open_names = [n for n in found.unpinned if n not in self.rules.undated]
+            dated = {name: self._dated_version(name, found.unpinned[name]) for name in open_names}
+            chosen = {name: version for name, version in dated.items() if version is not None}
+            if not chosen:
+                break
+            pins |= chosen
+            found = walk(requirements, pins, self.target.marker_environment(), lookup)
+        return found, pins
+
+    def _dated_version(self, name: NormalizedName, wanted: list[str]) -> Version | None:
+        """The newest version uploaded before the date that every requirement accepts,
+        the branch's build constraints included."""
+        specifiers = [Requirement(text).specifier for text in wanted]
+        specifiers += self.rules.constrained().get(name, [])
+        for version in self.index.dated(name, self.rules.dated_before, self.target):
+            if all(version in spec for spec in specifiers):
+                return version
+        return None
+
     def compiled(
         self, requirements: list[str], pins: Mapping[NormalizedName, Version]
     ) -> dict[NormalizedName, Version]:
         """pip-compile's answer, reused while every name in it keeps its pin."""
         target = self.target
-        if sys.version_info[:2] != target.python:
-            raise UsageError(
-                f"resolving for python{target.python[0]}.{target.python[1]} needs venvpkg "
-                f"running on that Python (it runs on {sys.version_info[0]}.{sys.version_info[1]})",
-                f"install venvpkg with {target.interpreter} -m venv",
-            )
-        key = _key(requirements, self.extra_constraints, self.index.url, target)
+        key = _key(requirements, self.rules.constraints, self.index.url, target)
         cache = self.workdir.cache("resolve") / f"{key}.json"
         if cache.is_file():
             cached = json.loads(cache.read_text())
@@ -239,8 +294,10 @@ class Resolver:
         tmp.mkdir(parents=True, exist_ok=True)
         # Removed whether pip-compile succeeds or not; nothing in it is worth keeping.
         with tempfile.TemporaryDirectory(prefix="resolve-", dir=tmp) as name:
-            constraints = _constraints_text(pins, self.extra_constraints)
-            result = _compile_in(Path(name), requirements, constraints, self.index.url, self.log)
+            constraints = _constraints_text(pins, self.rules.constraints)
+            python = buildroot.resolver_python(self.place, target, self.workdir, self.index.url)
+            compile_run = _Compile(self.place, python, self.index.url, self.log)
+            result = compile_run.closure(Path(name), requirements, constraints)
         atomic_write_text(
             cache, json.dumps({n: str(v) for n, v in sorted(result.items())}, indent=1)
         )
@@ -251,47 +308,41 @@ def _constraints_text(pins: Mapping[NormalizedName, Version], extra: str) -> str
     return "".join(f"{name}=={version}\n" for name, version in sorted(pins.items())) + extra
 
 
-def _compile_in(
-    scratch: Path, requirements: list[str], constraints_text: str, index_url: str, log: Path
-) -> dict[NormalizedName, Version]:
-    constraints = scratch / "constraints.txt"
-    constraints.write_text(constraints_text)
-    wanted = scratch / "requirements.in"
-    wanted.write_text("".join(f"{r}\n" for r in requirements))
-    output = scratch / "requirements.txt"
-    command: list[str | os.PathLike[str]] = [
-        sys.executable,
-        "-m",
-        "piptools",
-        "compile",
-        "--quiet",
-        "--no-header",
-        "--no-annotate",
-        "--allow-unsafe",
-        "--strip-extras",
-        "--no-emit-index-url",
-        "--index-url",
-        index_url,
-        "--constraint",
-        constraints,
-        "--output-file",
-        output,
-        wanted,
-    ]
-    try:
-        runner.run(command, log=log, env=runner.pip_environment(), cwd=scratch)
-    except CommandFailed as error:
-        reason = next(
-            (
-                line
-                for line in reversed(error.tail)
-                if "conflict" in line.lower()
-                or "could not find" in line.lower()
-                or "no matching" in line.lower()
-            ),
-            error.tail[-1] if error.tail else "pip-compile failed",
-        )
-        raise ResolutionFailed(
-            f"cannot resolve {', '.join(requirements)}: {reason.strip()}", f"see {log}"
-        ) from None
-    return parse_compiled(output.read_text())
+@dataclass(frozen=True)
+class _Compile:
+    """One place's pip-compile against one index."""
+
+    place: Place
+    python: Path
+    index_url: str
+    log: Path
+
+    def closure(
+        self, scratch: Path, requirements: list[str], constraints_text: str
+    ) -> dict[NormalizedName, Version]:
+        constraints = scratch / "constraints.txt"
+        constraints.write_text(constraints_text)
+        wanted = scratch / "requirements.in"
+        wanted.write_text("".join(f"{r}\n" for r in requirements))
+        output = scratch / "requirements.txt"
+        command: list[str | os.PathLike[str]] = [self.python, "-m", "piptools", "compile"]
+        command += ["--quiet", "--no-header", "--no-annotate", "--allow-unsafe"]
+        command += ["--strip-extras", "--no-emit-index-url", "--index-url", self.index_url]
+        command += ["--constraint", constraints, "--output-file", output, wanted]
+        try:
+            # pip-compile's cache lives under $HOME; in a root that is /root, inside it.
+            self.place.run(command, log=self.log)
+        except CommandFailed as error:
+            raise ResolutionFailed(
+                f"cannot resolve {', '.join(requirements)}: {_reason(error.tail)}",
+                f"see {self.log}",
+            ) from None
+        return parse_compiled(output.read_text())
+
+
+def _reason(tail: list[str]) -> str:
+    for line in reversed(tail):
+        lowered = line.lower()
+        if "conflict" in lowered or "could not find" in lowered or "no matching" in lowered:
+            return line.strip()
+    return tail[-1].strip() if tail else "pip-compile failed"

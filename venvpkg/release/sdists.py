@@ -39,7 +39,7 @@ def resolver(ctx: Context, purpose: str) -> resolve.Resolver:
     """resolve.Resolver under the plan's build constraints, logged per purpose."""
     log = ctx.paths.logs / f"resolve-{purpose}.log"
     plan = ctx.plan
-    return resolve.Resolver(ctx.index, ctx.workdir, plan.target, plan.build_constraints, log)
+    return resolve.Resolver(ctx.index, ctx.workdir, plan.target, plan.rules(), log, ctx.place)
 
 
 def _requires(sdist: Path, ctx: Context) -> list[str]:
@@ -73,8 +73,9 @@ def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[
         "".join(f"{e.name}=={e.version}\n" for e in sorted(everything, key=lambda e: e.name))
         + plan.build_constraints,
     )
-    python = wheels.build_environment(plan.target, ctx.workdir)
-    toolchain = wheels.Toolchain(python, paths.staging, constraints, plan.data.source_date_epoch)
+    python = wheels.build_environment(plan.target, ctx.workdir, ctx.place)
+    epoch = plan.data.source_date_epoch
+    toolchain = wheels.Toolchain(ctx.place, python, paths.staging, constraints, epoch)
     failures = []
     for group in (
         [e for e in to_build if e.build_dependency],

@@ -17,7 +17,7 @@ from venvpkg.files import atomic_write_text, exclusive, replace_dir, sha256_file
 from venvpkg.index import Index
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord
-from venvpkg.release import fetch, pack, sdists
+from venvpkg.release import buildroot, fetch, pack, sdists
 from venvpkg.release.entries import Context, Entry, Failure
 from venvpkg.release.lock import entries_from_lock, lock_text
 from venvpkg.release.plan import ReleasePlan
@@ -46,7 +46,6 @@ def run_release(plan: ReleasePlan, settings: Settings, display: Display) -> Rele
     began = time.monotonic()
     paths = settings.paths.release(plan.target.name, plan.series.id)
     index = Index(plan.index_url, settings.paths.cache("index"))
-    ctx = Context(plan, settings.paths, paths, index, settings.jobs, display)
     result = ReleaseResult(plan, paths.wheelhouse)
     with exclusive(paths.lock, display.info):
         current = pack.current(paths, plan)
@@ -55,6 +54,8 @@ def run_release(plan: ReleasePlan, settings: Settings, display: Display) -> Rele
             result.entries = entries_from_lock(paths.wheelhouse)
             result.package = current
         else:
+            place = buildroot.for_target(plan.target, settings, display)
+            ctx = Context(plan, settings.paths, paths, index, settings.jobs, display, place)
             _refresh(ctx, result, settings.build.scratch)
     result.seconds = time.monotonic() - began
     return result
@@ -93,7 +94,7 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
         )
     _commit(ctx, result)
     began = time.monotonic()
-    result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, scratch)
+    result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, scratch, ctx.place)
     result.pack_seconds = time.monotonic() - began
 
 
@@ -115,7 +116,7 @@ def _fill(entries: dict[NormalizedName, Entry], ctx: Context, result: ReleaseRes
     ]
     if to_build or not any(ctx.paths.debs.glob("*.deb")):
         names = sysdeps.package_names(list(ctx.plan.build_depends))
-        sysdeps.ensure_installed(names, ctx.paths.logs / "apt.log", install=True)
+        sysdeps.ensure_installed(names, ctx.paths.logs / "apt.log", True, ctx.place)
     sdists.stage(list(entries.values()), ctx)
     result.failures += sdists.build(list(entries.values()), to_build, ctx)
 
@@ -155,8 +156,9 @@ def _commit(ctx: Context, result: ReleaseResult) -> None:
         "upper-constraints.txt": "".join(
             f"{pin.project}==={pin.version}\n" for _, pin in sorted(plan.constraints.items())
         ),
-        "build-constraints.txt": plan.build_constraints,
+        "build-constraints.txt": _build_constraints(plan, result),
         "build-depends.txt": "".join(f"{d}\n" for d in plan.build_depends),
+        "overrides.txt": plan.overrides,
         "missing.txt": "".join(f"{f.name}=={f.version}  # {f.cause}\n" for f in result.failures),
         "requirements.lock": lock_text(result.entries),
         "wheelhouse.json": json.dumps(_metadata(plan, result), indent=1),
@@ -167,6 +169,20 @@ def _commit(ctx: Context, result: ReleaseResult) -> None:
     for entry in result.entries:
         assert entry.wheel is not None
         entry.wheel = ctx.paths.wheelhouse / entry.wheel.name
+
+
+def _build_constraints(plan: ReleasePlan, result: ReleaseResult) -> str:
+    """The branch's build constraints, then what it leaves open, as chosen by date."""
+    undated = plan.rules().undated
+    chosen = sorted(
+        f"{e.name}=={e.version}\n"
+        for e in result.entries
+        if e.name not in plan.constraints and e.name not in undated
+    )
+    if not chosen:
+        return plan.build_constraints
+    note = f"# Not pinned by the branch: the newest uploaded before {plan.data.commit_date}.\n"
+    return plan.build_constraints + note + "".join(chosen)
 
 
 def _metadata(plan: ReleasePlan, result: ReleaseResult) -> dict[str, object]:

@@ -14,8 +14,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from venvpkg import metadata, runner
+from venvpkg import metadata
 from venvpkg.errors import CommandFailed, VenvpkgError
+from venvpkg.places import Place
 from venvpkg.targets import Target
 from venvpkg.workdir import Workdir
 
@@ -62,19 +63,18 @@ def build_requires(sdist: Path) -> list[str]:
     return requires
 
 
-def build_environment(target: Target, workdir: Workdir) -> Path:
+def build_environment(target: Target, workdir: Workdir, place: Place) -> Path:
     """A venv of the target's own interpreter that runs `pip wheel`; created once, offline."""
     home = workdir.build_tools(target.name, target.python)
     python = home / "bin" / "python"
-    if python.exists():
+    # Not python.exists(): in a root's venv it links to an interpreter the host lacks.
+    if (home / "pyvenv.cfg").exists():
         return python
     home.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".venv-", dir=home.parent))
     log = workdir.log("build-environment.log")
     try:
-        runner.run(
-            [target.interpreter, "-m", "venv", staging], log=log, env=runner.pip_environment()
-        )
+        place.run([target.interpreter, "-m", "venv", staging], log=log, network=False)
         # A venv embeds its own path in scripts; rename keeps the interpreter working
         # because we only ever call bin/python -m pip.
         staging.rename(home)
@@ -88,6 +88,7 @@ def build_environment(target: Target, workdir: Workdir) -> Path:
 class Toolchain:
     """How sdists are compiled: the target's pip, offline, from one directory of wheels."""
 
+    place: Place
     python: Path
     find_links: Path
     constraints: Path
@@ -95,7 +96,8 @@ class Toolchain:
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
-        return runner.pip_environment(
+        """What pip's environment adds to the place's own."""
+        return dict(
             {
                 "PIP_NO_INDEX": "1",
                 "PIP_FIND_LINKS": str(self.find_links),
@@ -120,11 +122,8 @@ def build_wheel(
     command: list[str | os.PathLike[str]] = [toolchain.python, "-m", "pip", "wheel"]
     command += ["--no-deps", "--use-pep517", "--wheel-dir", scratch, sdist]
     try:
-        runner.run(
-            command,
-            log=log,
-            env=toolchain.environment(),
-            timeout=3600,
+        toolchain.place.run(
+            command, log=log, env=toolchain.environment(), network=False, timeout=3600
         )
         built = _the_wheel(scratch, name, version, log)
         final = output / built.name
