@@ -43,6 +43,8 @@ if grep -q '^[WE]:' /tmp/update.out; then
 fi
 step apt-trusts-repository ok "signed-by $KEY"
 inventory >/tmp/before
+packages() { dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" {print $2}' | sort; }
+packages >/tmp/packages-before
 
 if [ -n "$PREVIOUS" ]; then
     if apt_get install $PREVIOUS; then step install-previous ok "$(echo "$PREVIOUS" | wc -w) packages"; else step install-previous fail; fi
@@ -90,10 +92,18 @@ if [ -n "$PREVIOUS" ]; then
     if apt_get install $STAGED; then step upgrade-again ok; else step upgrade-again fail; fi
 fi
 
+# apt never autoremoves an "Important: yes" package (trixie's passwd, which adduser pulls
+# in); what our packages pulled in goes with them, by name.
+purge_pulled_in() {
+    packages >/tmp/packages-after
+    pulled=$(comm -13 /tmp/packages-before /tmp/packages-after)
+    [ -z "$pulled" ] || apt_get purge $pulled
+}
 # systemd (here to verify units) suggests libfido2, which apt would then keep; nothing
 # suggested or recommended by what stays may hide what our packages pulled in.
 if apt_get purge $(names "$STAGED") && apt_get autoremove --purge \
-    -o APT::AutoRemove::SuggestsImportant=false -o APT::AutoRemove::RecommendsImportant=false; then
+    -o APT::AutoRemove::SuggestsImportant=false -o APT::AutoRemove::RecommendsImportant=false \
+    && purge_pulled_in; then
     step purge ok
 else
     step purge fail

@@ -390,3 +390,30 @@ def test_unchanged_inputs_skip_debianize_and_an_edited_site_template_does_not(
         assert str(changed["version"]).startswith(f"90:1.0-{revision}+")
         copyright_file = Path(str(changed["source"])) / "debian" / "copyright"
         assert f"Comment: {note}" in copyright_file.read_text()
+
+
+@needs_root
+def test_a_venv_whose_console_script_cannot_import_fails_its_runtime_check(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
+    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
+    tree = tmp_path / "fixsvc"
+    tree.mkdir()
+    subprocess.run(["tar", "-xf", str(orig), "-C", str(tree), "--strip-components=1"], check=True)
+    cli = tree / "src" / "fixsvc" / "cli.py"
+    # It installs: nothing pins or needs fixlib_gone until the code runs.
+    cli.write_text("import fixlib_gone  # noqa\n" + cli.read_text())
+    workdir = tmp_path / "work"
+    shutil.copytree(released, workdir, symlinks=True)
+    failed = venvpkg(
+        "build", *ARGS, "--source", str(tree), "--backend", "host",
+        workdir=workdir, index=index_url, check=False,
+    )  # fmt: skip
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    logs = "".join(p.read_text(errors="replace") for p in (workdir / "logs").rglob("*.log"))
+    assert (
+        "runtime check: fixsvc-manage: module fixsvc.cli does not import: "
+        "ModuleNotFoundError: No module named 'fixlib_gone'"
+    ) in logs
+    assert "runtime check: fixsvc-engine: module fixsvc.cli does not import" in logs

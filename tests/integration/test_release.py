@@ -295,7 +295,8 @@ def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
     index_url: str, requirements_dir: Path, tmp_path: Path
 ) -> None:
     constraints = requirements_dir / "upper-constraints.txt"
-    constraints.write_text(constraints.read_text() + "fixlib-broken===1.0\n")
+    # trollius==2.1 of queens' constraints is a pin the index no longer has at all.
+    constraints.write_text(constraints.read_text() + "fixlib-broken===1.0\nfixlib-gone===2.1\n")
     failed = venvpkg(
         "release",
         SERIES,
@@ -306,7 +307,9 @@ def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
         check=False,
     )
     assert failed.returncode == 5
+    assert "2 of " in failed.stderr
     assert "fixlib-broken==1.0: fatal error: no_such_header_venvpkg.h" in failed.stderr
+    assert "fixlib-gone==2.1: fixlib-gone is not on http://127.0.0.1" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert not (tmp_path / WHEELHOUSE).exists()
     assert not list(tmp_path.glob("debs/*/*.deb"))
@@ -322,8 +325,11 @@ def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(_deb(tmp_path)), str(root)], check=True)
     missing = (root / "usr/lib/venvpkg/wheelhouse/2025.2/missing.txt").read_text()
-    assert missing.startswith("fixlib-broken==1.0  # fatal error")
-    assert len(missing.splitlines()) == 1
+    lines = missing.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("fixlib-broken==1.0: fatal error")
+    assert lines[1].startswith("fixlib-gone==2.1: fixlib-gone is not on")
+    assert all(line.endswith("(needed by nothing in the wheelhouse)") for line in lines)
 
 
 def test_unreachable_index_is_one_clear_line(requirements_dir: Path, tmp_path: Path) -> None:

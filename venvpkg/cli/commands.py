@@ -166,12 +166,13 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         "package": str(result.package.deb) if result.package else None,
         "version": result.package.version if result.package else None,
         "lintian": result.package.lintian if result.package else None,
-        "missing": [f"{f.name}=={f.version}: {f.cause}" for f in result.failures],
+        "missing": [f.line() for f in result.failures],
+        "overrides": result.plan.overrides.splitlines(),
     }
     if result.up_to_date:
         display.info(f"{result.plan.id}: nothing to do, wheelhouse and package are up to date")
     for failure in result.failures:
-        display.warn(f"missing {failure.name}=={failure.version}: {failure.cause} ({failure.log})")
+        display.warn(f"missing {failure.line()}; see {failure.log}")
     if settings.json:
         print(json.dumps(summary, indent=1))
         return

@@ -79,6 +79,7 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
             {c["target"].rsplit("/", 1)[0] for c in configs} | {f"/etc/{project}"}, reverse=True
         ),
         "console_scripts": sorted(model.console_scripts),
+        "console_entry_points": dict(model.console_scripts),
         "wsgi_modules": list(model.wsgi_modules),
         "build_depends": [
             "debhelper-compat (= 13)",

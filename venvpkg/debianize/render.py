@@ -11,7 +11,9 @@ import jinja2
 
 from venvpkg import rendering
 
-EXECUTABLE = {"rules", "tests/smoke"}
+EXECUTABLE = {"rules", "tests/smoke", "tests/functional", "runtime-check"}
+# Projects with a functional autopkgtest (templates/debian/tests/functional/PROJECT.j2).
+FUNCTIONAL = ("keystone", "nova")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,10 @@ def outputs(context: dict[str, Any]) -> list[Output]:
         Output("source/format.j2", "source/format"),
         Output("tests/control.j2", "tests/control"),
         Output("tests/smoke.j2", "tests/smoke"),
+        Output("runtime-check.j2", "runtime-check"),
     ]
+    if context["project"] in FUNCTIONAL:
+        files.append(Output(f"tests/functional/{context['project']}.j2", "tests/functional"))
     common = context["common_package"]
     files += [
         Output("common.postinst.j2", f"{common}.postinst"),
@@ -75,6 +80,7 @@ def outputs(context: dict[str, Any]) -> list[Output]:
 
 def render_tree(context: dict[str, Any], debian: Path, site: Path | None) -> None:
     env = environment(site)
+    context = {**context, "functional": context["project"] in FUNCTIONAL}
     for output in outputs(context):
         text = rendering.render(env, output.template, {**context, **dict(output.extra)})
         path = debian / output.path

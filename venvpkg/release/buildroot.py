@@ -67,15 +67,20 @@ def resolver_python(place: Place, target: Target, workdir: Workdir, index_url: s
     if place.root is None:
         return _this_python(target)
     home = workdir.resolve_tools(target.name, target.python)
-    if (home / "pyvenv.cfg").exists():
+    # Our pip-tools; pip itself the newest for the target's Python, since the pip we run
+    # may predate it (pip 23.0 fails on Python 3.13).
+    wanted = ["--upgrade", "pip", f"pip-tools=={metadata.version('pip-tools')}"]
+    stamp = home / "venvpkg-tools.txt"
+    if stamp.is_file() and stamp.read_text() == " ".join(wanted):
         return home / "bin" / "python"
     log = workdir.log("resolve-tools.log")
     staging = home.with_name(f".{home.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     place.run([target.interpreter, "-m", "venv", staging], log=log)
-    wanted = [f"{name}=={metadata.version(name)}" for name in ("pip", "pip-tools")]
     pip: list[str | os.PathLike[str]] = [staging / "bin" / "python", "-m", "pip", "install"]
     place.run([*pip, "-q", "--index-url", index_url, *wanted], log=log)
+    (staging / stamp.name).write_text(" ".join(wanted))
+    shutil.rmtree(home, ignore_errors=True)
     # The venv is only ever called as bin/python -m ..., which a rename keeps working.
     os.replace(staging, home)
     return home / "bin" / "python"

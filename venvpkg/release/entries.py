@@ -43,6 +43,13 @@ class Failure:
     version: str
     cause: str
     log: str
+    # The wheelhouse's distributions that require it, once known.
+    needed_by: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        """One line: the pin, its cause, and who needs it."""
+        users = ", ".join(self.needed_by) if self.needed_by else "nothing in the wheelhouse"
+        return f"{self.name}=={self.version}: {self.cause} (needed by {users})"
 
     @classmethod
     def of(cls, entry: Entry, error: VenvpkgError, log: Path) -> Failure:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -85,12 +86,13 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
             entries.setdefault(name, Entry(name, version))
     failed = _failed_names(result)
     result.entries = [e for e in entries.values() if e.name not in failed and e.wheel]
+    result.failures = _with_users(result.failures, result.entries, plan)
     if result.failures and not plan.allow_missing:
         shutil.rmtree(paths.staging, ignore_errors=True)
         raise BuildFailed(
             f"{len(result.failures)} of {len(entries)} pins cannot be built for {plan.target.name}",
             "fix them, or pack the rest with --allow-missing",
-            [f"{f.name}=={f.version}: {f.cause} ({f.log})" for f in result.failures],
+            [f"{f.line()}; see {f.log}" for f in result.failures],
         )
     _commit(ctx, result)
     began = time.monotonic()
@@ -119,6 +121,22 @@ def _fill(entries: dict[NormalizedName, Entry], ctx: Context, result: ReleaseRes
         sysdeps.ensure_installed(names, ctx.paths.logs / "apt.log", True, ctx.place)
     sdists.stage(list(entries.values()), ctx)
     result.failures += sdists.build(list(entries.values()), to_build, ctx)
+
+
+def _with_users(failures: list[Failure], entries: list[Entry], plan: ReleasePlan) -> list[Failure]:
+    """Each failure once, naming the wheels that require it (trollius: nothing, any more)."""
+    environment = plan.target.marker_environment() | {"extra": ""}
+    users: dict[NormalizedName, set[str]] = {}
+    for entry in entries:
+        assert entry.wheel is not None
+        for requirement in metadata.wheel_requires(entry.wheel):
+            if not requirement.marker or requirement.marker.evaluate(environment):
+                users.setdefault(canonicalize_name(requirement.name), set()).add(entry.name)
+    unique = {canonicalize_name(f.name): f for f in failures}
+    return [
+        dataclasses.replace(f, needed_by=tuple(sorted(users.get(name, ()))))
+        for name, f in sorted(unique.items())
+    ]
 
 
 def _failed_names(result: ReleaseResult) -> set[NormalizedName]:
@@ -159,7 +177,7 @@ def _commit(ctx: Context, result: ReleaseResult) -> None:
         "build-constraints.txt": _build_constraints(plan, result),
         "build-depends.txt": "".join(f"{d}\n" for d in plan.build_depends),
         "overrides.txt": plan.overrides,
-        "missing.txt": "".join(f"{f.name}=={f.version}  # {f.cause}\n" for f in result.failures),
+        "missing.txt": "".join(f"{f.line()}\n" for f in result.failures),
         "requirements.lock": lock_text(result.entries),
         "wheelhouse.json": json.dumps(_metadata(plan, result), indent=1),
     }

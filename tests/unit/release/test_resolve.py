@@ -122,3 +122,20 @@ def test_pbr_style_egg_info_requires_become_markers(tmp_path: Path) -> None:
         "old; python_version < '3.8'",
         'python-ldap>=3; extra == "ldap"',
     ]
+
+
+class _DatedIndex:
+    """Versions of each name uploaded before the branch date, newest first."""
+
+    def dated(self, name: str, before: str, target: object) -> list[Version]:
+        assert before == "2021-08-06"
+        return [Version(v) for v in {"setuptools": ["57.4.0", "57.3.0", "44.1.1"]}[name]]
+
+
+def test_an_open_name_takes_the_newest_dated_version_the_constraints_allow() -> None:
+    rules = resolve.Rules("setuptools<50\n", "2021-08-06")
+    resolver = resolve.Resolver(_DatedIndex(), None, None, rules, None)  # type: ignore[arg-type]
+    assert resolver._dated_version(canonicalize_name("setuptools"), ["setuptools>=40"]) == Version(
+        "44.1.1"
+    )
+    assert resolver._dated_version(canonicalize_name("setuptools"), ["setuptools>=60"]) is None
