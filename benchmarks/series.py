@@ -14,41 +14,25 @@ in their roots):
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
-from timing import ENV
+from timing import run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from venvpkg import series as catalog
 
 
-def run(workdir: Path, *args: str) -> tuple[float, int, dict[str, Any], str]:
-    """One venvpkg run with --json: wall time, exit code, summary, last stderr line."""
-    began = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    elapsed = time.monotonic() - began
-    text = out.stdout.strip()
-    summary = json.loads(text) if text.startswith(("{", "[")) else {}
-    last = (out.stderr.strip().splitlines() or [""])[-1]
-    return elapsed, out.returncode, summary, last
+def last_line(stderr: str) -> str:
+    return (stderr.strip().splitlines() or [""])[-1]
 
 
 def release_row(workdir: Path, name: str) -> list[str]:
     target = catalog.lookup(name).default_target.name
-    cold, code, summary, last = run(workdir, "release", name, "--allow-missing")
+    cold, code, summary, stderr = run(workdir, "release", name, "--allow-missing")
     if code:
-        return [name, target, "-", "-", "-", "-", "-", f"{cold:.0f}", "-", last[:60]]
+        return [name, target, "-", "-", "-", "-", "-", f"{cold:.0f}", "-", last_line(stderr)[:60]]
     again, _code, _summary, _last = run(workdir, "release", name, "--allow-missing")
     pins = summary["pins"]
     missing = summary["failed"]
@@ -68,9 +52,9 @@ def release_row(workdir: Path, name: str) -> list[str]:
 
 
 def pipeline_result(workdir: Path, name: str) -> str:
-    elapsed, code, _summary, last = run(workdir, "pipeline", name, "keystone", "nova")
+    elapsed, code, _summary, stderr = run(workdir, "pipeline", name, "keystone", "nova")
     if code:
-        return f"failed in {elapsed:.0f} s: {last[:80]}"
+        return f"failed in {elapsed:.0f} s: {last_line(stderr)[:80]}"
     return f"passed in {elapsed:.0f} s"
 
 

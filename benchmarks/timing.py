@@ -17,8 +17,8 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
 }
 
 
-def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, Any]]:
-    """Run the real command line with --json; return its wall time and its summary."""
+def run(workdir: Path, *args: str) -> tuple[float, int, dict[str, Any], str]:
+    """One venvpkg run with --json: wall time, exit code, summary and stderr."""
     began = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "venvpkg", "--workdir", str(workdir), "--json", *args],
@@ -27,7 +27,14 @@ def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, Any]]:
         env=ENV,
     )
     elapsed = time.monotonic() - began
-    if out.returncode:
-        sys.exit(f"venvpkg {' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    summary = json.loads(out.stdout) if out.stdout.strip().startswith(("{", "[")) else {}
+    text = out.stdout.strip()
+    summary = json.loads(text) if text.startswith(("{", "[")) else {}
+    return elapsed, out.returncode, summary, out.stderr
+
+
+def venvpkg(workdir: Path, *args: str) -> tuple[float, dict[str, Any]]:
+    """Run the real command line with --json; return its wall time and its summary."""
+    elapsed, code, summary, stderr = run(workdir, *args)
+    if code:
+        sys.exit(f"venvpkg {' '.join(args)} failed:\n{stderr[-3000:]}")
     return elapsed, summary

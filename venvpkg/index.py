@@ -25,7 +25,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
-from pypi_simple import NoSuchProjectError, PyPISimple
+from pypi_simple import NoSuchProjectError, ProjectPage, PyPISimple
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -128,14 +128,17 @@ class Index:
             atomic_write_text(cached, json.dumps([asdict(a) for a in found], indent=1))
         return found
 
-    def _lookup(self, name: str, version: Version) -> list[Artifact]:
+    def _page(self, name: str) -> ProjectPage:
         client = PyPISimple(self.url, session=self.session())
         try:
-            page = client.get_project_page(name, timeout=TIMEOUT)
+            return client.get_project_page(name, timeout=TIMEOUT)
         except NoSuchProjectError:
             raise NotOnIndex(f"{name} is not on {self.url}", "check the name") from None
         except requests.RequestException as error:
             raise NetworkError(f"cannot reach {self.url} for {name}: {_reason(error)}") from None
+
+    def _lookup(self, name: str, version: Version) -> list[Artifact]:
+        page = self._page(name)
         found = []
         wanted = canonicalize_name(name)
         for package in page.packages:
@@ -164,13 +167,7 @@ class Index:
         return found
 
     def _dated(self, name: str, before: str, target: Target) -> list[Version]:
-        client = PyPISimple(self.url, session=self.session())
-        try:
-            page = client.get_project_page(name, timeout=TIMEOUT)
-        except NoSuchProjectError:
-            raise NotOnIndex(f"{name} is not on {self.url}", "check the name") from None
-        except requests.RequestException as error:
-            raise NetworkError(f"cannot reach {self.url} for {name}: {_reason(error)}") from None
+        page = self._page(name)
         first: dict[Version, str] = {}
         files: dict[Version, list[Artifact]] = {}
         for package in page.packages:

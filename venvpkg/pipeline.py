@@ -8,6 +8,7 @@ for exactly these versions), so an interrupted pipeline re-run picks up where it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,7 +103,8 @@ def _test(
         result.tests_cached = True
     else:
         projects = list(request.projects)
-        result.tests = check.run_tests(settings, display, *request.key, projects)
+        start = _upgrade_from(request, settings, display)
+        result.tests = check.run_tests(settings, display, *request.key, projects, start)
 
 
 @contextlib.contextmanager
@@ -113,6 +115,21 @@ def _timed(result: PipelineResult, stage: str) -> Iterator[None]:
         yield
     finally:
         result.seconds[stage] = time.monotonic() - began
+
+
+def _upgrade_from(request: PipelineRequest, settings: Settings, display: Display) -> str | None:
+    """Where the upgrade test starts: this series' production when it has the projects,
+    else the newest older series whose production has them (an operator moving up)."""
+    if _listed(request, settings, display, "production"):
+        return None
+    older = [s for s in series.catalog() if s.id != request.series.id]
+    older = older[: [s.id for s in series.catalog()].index(request.series.id)]
+    for candidate in reversed(older):
+        earlier = dataclasses.replace(request, series=candidate)
+        if _listed(earlier, settings, display, "production"):
+            display.info(f"the upgrade test starts from {candidate.label}'s production")
+            return candidate.id
+    return None
 
 
 def _listed(

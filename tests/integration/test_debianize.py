@@ -280,14 +280,20 @@ def test_source_from_a_directory_becomes_an_orig_tarball(
     assert "Source: " + str(tree) in (Path(summary["source"]) / "debian/changelog").read_text()
 
 
+def _fixsvc_tree(released: Path, index_url: str, tmp_path: Path) -> Path:
+    """fixsvc's source tree, unpacked from the orig tarball debianize makes."""
+    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
+    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
+    tree = tmp_path / "fixsvc"
+    tree.mkdir()
+    subprocess.run(["tar", "-xf", str(orig), "-C", str(tree), "--strip-components=1"], check=True)
+    return tree
+
+
 def test_source_from_a_git_ref_builds_a_trunk_tree(
     released: Path, index_url: str, tmp_path: Path
 ) -> None:
-    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
-    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
-    repo = tmp_path / "fixsvc"
-    repo.mkdir()
-    subprocess.run(["tar", "-xf", str(orig), "-C", str(repo), "--strip-components=1"], check=True)
+    repo = _fixsvc_tree(released, index_url, tmp_path)
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
@@ -305,6 +311,7 @@ def test_source_from_a_git_ref_builds_a_trunk_tree(
     summary = json.loads(result.stdout)
     changelog = (Path(summary["source"]) / "debian/changelog").read_text()
     assert f"file://{repo}@trunk-1 (" in changelog
+    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
     listing = subprocess.run(["tar", "-tzf", str(orig)], capture_output=True, text=True).stdout
     assert ".git/" not in listing and "pyproject.toml" in listing
 
@@ -396,11 +403,7 @@ def test_unchanged_inputs_skip_debianize_and_an_edited_site_template_does_not(
 def test_a_venv_whose_console_script_cannot_import_fails_its_runtime_check(
     released: Path, index_url: str, tmp_path: Path
 ) -> None:
-    venvpkg("debianize", *ARGS, workdir=released, index=index_url)
-    orig = released / "src/bookworm-2025.2/venv-fixsvc_1.0.orig.tar.gz"
-    tree = tmp_path / "fixsvc"
-    tree.mkdir()
-    subprocess.run(["tar", "-xf", str(orig), "-C", str(tree), "--strip-components=1"], check=True)
+    tree = _fixsvc_tree(released, index_url, tmp_path)
     cli = tree / "src" / "fixsvc" / "cli.py"
     # It installs: nothing pins or needs fixlib_gone until the code runs.
     cli.write_text("import fixlib_gone  # noqa\n" + cli.read_text())

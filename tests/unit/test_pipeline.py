@@ -54,8 +54,8 @@ class Chain:
         self.calls.append(f"build {len(jobs)}")
         return [builder.BuildResult("fixsvc", "90:1.0-1+deb12", self.status)]
 
-    def run_tests(self, *_: Any) -> TestRecord:
-        self.calls.append("test")
+    def run_tests(self, *args: Any) -> TestRecord:
+        self.calls.append("test" if args[-1] is None else f"test from {args[-1]}")
         verdict = (Step("install", self.tests_pass),)
         record = TestRecord("bookworm", "2025.2", dict(STAGED), {}, verdict)
         self.passed_before = record.passed_versions()
@@ -121,3 +121,23 @@ def test_a_failed_release_stops_the_chain(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(BuildFailed, match="cannot be built for trixie"):
         _run("trixie")
     assert chain.calls[-1] == "release" and not [c for c in chain.calls if "debianize" in c]
+
+
+def test_a_series_new_to_production_is_upgraded_from_the_newest_older_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chain = Chain(monkeypatch)
+    production = {"2024.2": STAGED, "2025.1": STAGED}
+
+    def listed(request: pipeline.PipelineRequest, *args: Any) -> set[tuple[str, str]]:
+        suite = args[-1]
+        return STAGED if suite == "staging" else production.get(request.series.id, set())
+
+    monkeypatch.setattr(pipeline, "_listed", listed)
+    _run()
+    assert "test from 2025.1" in chain.calls
+    production["2025.2"] = STAGED
+    chain.calls.clear()
+    chain.passed_before = set()
+    _run()
+    assert "test" in chain.calls
