@@ -95,3 +95,19 @@ def test_a_bad_override_is_one_line_and_nothing_is_written(
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
     assert not (tmp_path / "work" / WHEELHOUSE).exists()
+
+
+@pytest.mark.slow
+def test_a_bullseye_release_builds_its_wheels_with_python_39_from_this_host(
+    index_url: str, tmp_path: Path
+) -> None:
+    # venvpkg runs here on the host's Python; only the builds enter bullseye's root.
+    url = _branch(tmp_path, "2025-08-28T10:00:00Z")
+    result = _release(url, tmp_path / "work", index_url, "--target", "bullseye")
+    assert result.returncode == 0, result.stderr
+    wheelhouse = tmp_path / "work" / "wheelhouse" / "bullseye-2025.2"
+    compiled = [w.name for w in wheelhouse.glob("fixlib_c-2.0-*.whl")]
+    assert compiled and all("-cp39-cp39-" in name for name in compiled), compiled
+    deb = next((tmp_path / "work" / "debs" / "bullseye-2025.2").glob("*+deb11_*.deb"))
+    fields = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True, text=True)
+    assert "libc6" in fields.stdout

@@ -108,7 +108,9 @@ def _fill(entries: dict[NormalizedName, Entry], ctx: Context, result: ReleaseRes
     )
     needed = sdists.build_dependencies(entries, ctx, fetch.project_sdists(ctx))
     for name, version in needed.items():
-        entries.setdefault(name, Entry(name, version, build_dependency=True))
+        # A pin the wheelhouse holds anyway (cffi) that another sdist builds with (xattr)
+        # must be built in the first group, or that build misses it.
+        entries.setdefault(name, Entry(name, version)).build_dependency = True
     result.failures += fetch.fetch([e for e in entries.values() if e.artifact is None], ctx)
     failed = _failed_names(result)  # fetching may have added some
     to_build = [
