@@ -43,7 +43,7 @@ def release_row(workdir: Path, name: str) -> list[str]:
         str(pins),
         str(pins - missing),
         str(summary["built"]),
-        str(len(summary.get("overrides", []))),
+        str(sum(not o.startswith("build-depends") for o in summary.get("overrides", []))),
         f"{missing} ({share})",
         f"{cold:.0f}",
         f"{again:.1f}",
