@@ -31,10 +31,12 @@ class Service:
     script: str = ""
     wsgi: str = ""
     port: int = 0
+    # A pbr wsgi_script in the venv's bin, served where the release has no WSGI module.
+    wsgi_file: str = ""
 
     @property
     def is_wsgi(self) -> bool:
-        return bool(self.wsgi)
+        return bool(self.wsgi or self.wsgi_file)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,11 @@ def _known_services(model: ProjectModel, entry: dict[str, Any]) -> list[Service]
     for name, spec in entry.get("services", {}).items():
         script, wsgi = spec.get("script", ""), spec.get("wsgi", "")
         if script and script not in model.console_scripts:
+            continue
+        # Older releases (keystone before Stein) serve a pbr wsgi_script, not a module.
+        fallback = spec.get("wsgi_script", "")
+        if wsgi and wsgi not in model.wsgi_modules and fallback in model.wsgi_scripts:
+            found.append(Service(name, wsgi_file=fallback, port=spec.get("port", 0)))
             continue
         if wsgi and wsgi not in model.wsgi_modules:
             raise DataError(

@@ -279,6 +279,16 @@ class Resolver:
                 return version
         return None
 
+    def _dated_tools(self, pins: Mapping[NormalizedName, Version]) -> str:
+        """setuptools and wheel of the branch's day for the builds pip-compile makes to read
+        an sdist's metadata (queens' cryptography needs pkg_resources)."""
+        if not self.rules.dated_before:
+            return ""
+        chosen = {
+            canonicalize_name(n): self._dated_version(canonicalize_name(n), []) for n in BUILD_TOOLS
+        }
+        return "".join(f"{n}=={v}\n" for n, v in chosen.items() if v and n not in pins)
+
     def compiled(
         self, requirements: list[str], pins: Mapping[NormalizedName, Version]
     ) -> dict[NormalizedName, Version]:
@@ -294,7 +304,7 @@ class Resolver:
         tmp.mkdir(parents=True, exist_ok=True)
         # Removed whether pip-compile succeeds or not; nothing in it is worth keeping.
         with tempfile.TemporaryDirectory(prefix="resolve-", dir=tmp) as name:
-            constraints = _constraints_text(pins, self.rules.constraints)
+            constraints = _constraints_text(pins, self.rules.constraints) + self._dated_tools(pins)
             python = buildroot.resolver_python(self.place, target, self.workdir, self.index.url)
             compile_run = _Compile(self.place, python, self.index.url, self.log)
             result = compile_run.closure(Path(name), requirements, constraints)
@@ -302,6 +312,9 @@ class Resolver:
             cache, json.dumps({n: str(v) for n, v in sorted(result.items())}, indent=1)
         )
         return result
+
+
+BUILD_TOOLS = ("setuptools", "wheel")
 
 
 def _constraints_text(pins: Mapping[NormalizedName, Version], extra: str) -> str:
@@ -331,7 +344,9 @@ class _Compile:
         command += ["--constraint", constraints, "--output-file", output, wanted]
         try:
             # pip-compile's cache lives under $HOME; in a root that is /root, inside it.
-            self.place.run(command, log=self.log)
+            # PIP_CONSTRAINT, unlike --constraint, reaches the isolated environments in
+            # which pip builds sdists to read their metadata.
+            self.place.run(command, log=self.log, env={"PIP_CONSTRAINT": str(constraints)})
         except CommandFailed as error:
             raise ResolutionFailed(
                 f"cannot resolve {', '.join(requirements)}: {_reason(error.tail)}",

@@ -81,7 +81,11 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
         # certifi, or new dependencies): resolve them once, under the existing pins.
         ctx.display.info(f"completing the closure: {', '.join(sorted(missing))}")
         pins = {n: e.version for n, e in entries.items()}
-        completed = sdists.resolver(ctx, "missing").closure(sorted(missing.values()), pins)
+        # Not strict: where the branch's own pins contradict each other (train: a pinned
+        # wheel wants a newer pin), the wheelhouse still holds what can be had.
+        completed = sdists.resolver(ctx, "missing").closure(
+            sorted(missing.values()), pins, strict=False
+        )
         for name, version in completed.items():
             entries.setdefault(name, Entry(name, version))
     failed = _failed_names(result)
