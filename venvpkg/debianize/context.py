@@ -87,6 +87,9 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
             "dh-virtualenv",
             f"python{python}",
             f"python{python}-venv",
+            # The runtime check imports code that looks up protocols at import (eventlet):
+            # /etc/protocols is on every node, not in a build chroot.
+            "netbase",
             f"{inputs.requirements_package} (= {inputs.requirements_version})",
         ],
     }

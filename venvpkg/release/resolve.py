@@ -261,7 +261,10 @@ class Resolver:
         that has one; the rest go to pip-compile as usual."""
         for _round in range(MAX_DATED_ROUNDS):
             open_names = [n for n in found.unpinned if n not in self.rules.undated]
-            dated = {name: self._dated_version(name, found.unpinned[name]) for name in open_names}
+            dated = {
+                name: self._dated_version(name, found.unpinned[name], pins, lookup)
+                for name in open_names
+            }
             chosen = {name: version for name, version in dated.items() if version is not None}
             if not chosen:
                 break
@@ -269,24 +272,45 @@ class Resolver:
             found = walk(requirements, pins, self.target.marker_environment(), lookup)
         return found, pins
 
-    def _dated_version(self, name: NormalizedName, wanted: list[str]) -> Version | None:
+    def _dated_version(
+        self,
+        name: NormalizedName,
+        wanted: list[str],
+        pins: Mapping[NormalizedName, Version],
+        lookup: Lookup,
+    ) -> Version | None:
         """The newest version uploaded before the date that every requirement accepts,
-        the branch's build constraints included."""
+        the branch's build constraints included, and whose own requirements the pins meet
+        (yoga's date brings wheel 0.46, which wants packaging 24 where yoga pins 21.3)."""
         specifiers = [Requirement(text).specifier for text in wanted]
         specifiers += self.rules.constrained().get(name, [])
         for version in self.index.dated(name, self.rules.dated_before, self.target):
-            if all(version in spec for spec in specifiers):
+            if all(version in spec for spec in specifiers) and self._fits(
+                lookup(name, version), pins
+            ):
                 return version
         return None
+
+    def _fits(self, lines: list[str] | None, pins: Mapping[NormalizedName, Version]) -> bool:
+        """Whether a candidate's unconditional requirements accept the pinned versions."""
+        environment = self.target.marker_environment() | {"extra": ""}
+        for requirement in metadata.requirements(lines or []):
+            pinned = pins.get(canonicalize_name(requirement.name))
+            applies = requirement.marker is None or requirement.marker.evaluate(environment)
+            if applies and pinned is not None and pinned not in requirement.specifier:
+                return False
+        return True
 
     def _dated_tools(self, pins: Mapping[NormalizedName, Version]) -> str:
         """setuptools and wheel of the branch's day for the builds pip-compile makes to read
         an sdist's metadata (queens' cryptography needs pkg_resources)."""
         if not self.rules.dated_before:
             return ""
-        chosen = {
-            canonicalize_name(n): self._dated_version(canonicalize_name(n), []) for n in BUILD_TOOLS
-        }
+        lookup = index_lookup(
+            self.index, self.workdir.store, self.target, self.workdir.cache("requires")
+        )
+        names = [canonicalize_name(n) for n in BUILD_TOOLS]
+        chosen = {name: self._dated_version(name, [], pins, lookup) for name in names}
         return "".join(f"{n}=={v}\n" for n, v in chosen.items() if v and n not in pins)
 
     def compiled(

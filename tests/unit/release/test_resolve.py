@@ -129,13 +129,30 @@ class _DatedIndex:
 
     def dated(self, name: str, before: str, target: object) -> list[Version]:
         assert before == "2021-08-06"
-        return [Version(v) for v in {"setuptools": ["57.4.0", "57.3.0", "44.1.1"]}[name]]
+        return [Version(v) for v in {"wheel": ["0.46.1", "0.45.0", "0.44.0"]}[name]]
 
 
-def test_an_open_name_takes_the_newest_dated_version_the_constraints_allow() -> None:
-    rules = resolve.Rules("setuptools<50\n", "2021-08-06")
-    resolver = resolve.Resolver(_DatedIndex(), None, None, rules, None)  # type: ignore[arg-type]
-    assert resolver._dated_version(canonicalize_name("setuptools"), ["setuptools>=40"]) == Version(
-        "44.1.1"
+def _requires(name: NormalizedName, version: Version) -> list[str]:
+    return {"0.46.1": ["packaging>=24.0"], "0.45.0": [], "0.44.0": []}[str(version)]
+
+
+def test_an_open_name_takes_the_newest_dated_version_the_pins_and_constraints_allow() -> None:
+    rules = resolve.Rules("wheel<0.46\n", "2021-08-06")
+    resolver = resolve.Resolver(_DatedIndex(), None, targets.lookup("bullseye"), rules, None)  # type: ignore[arg-type]
+    wheel = canonicalize_name("wheel")
+    assert resolver._dated_version(wheel, [], {}, _requires) == Version("0.45.0")
+    assert resolver._dated_version(wheel, ["wheel<0.45"], {}, _requires) == Version("0.44.0")
+    assert resolver._dated_version(wheel, ["wheel>=1"], {}, _requires) is None
+
+
+def test_a_dated_version_whose_requirements_the_pins_refuse_is_passed_over() -> None:
+    resolver = resolve.Resolver(
+        _DatedIndex(),
+        None,
+        targets.lookup("bullseye"),
+        resolve.Rules("", "2021-08-06"),
+        None,  # type: ignore[arg-type]
     )
-    assert resolver._dated_version(canonicalize_name("setuptools"), ["setuptools>=60"]) is None
+    pins = {canonicalize_name("packaging"): Version("21.3")}
+    chosen = resolver._dated_version(canonicalize_name("wheel"), [], pins, _requires)
+    assert chosen == Version("0.45.0")
