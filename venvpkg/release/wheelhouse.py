@@ -22,6 +22,7 @@ from venvpkg.release import buildroot, fetch, pack, sdists
 from venvpkg.release.entries import Context, Entry, Failure
 from venvpkg.release.lock import entries_from_lock, lock_text
 from venvpkg.release.plan import ReleasePlan
+from venvpkg.release.resolve import ResolutionFailed
 
 MAX_ROUNDS = 4
 
@@ -74,20 +75,11 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
     paths.staging.mkdir(parents=True)
     for _round in range(MAX_ROUNDS):
         _fill(entries, ctx, result)
-        missing = _unsatisfied(entries, plan)
+        failed = _failed_names(result)
+        missing = {n: r for n, r in _unsatisfied(entries, plan).items() if n not in failed}
         if not missing:
             break
-        # Names the pins need but the branch does not pin (denylisted ones such as
-        # certifi, or new dependencies): resolve them once, under the existing pins.
-        ctx.display.info(f"completing the closure: {', '.join(sorted(missing))}")
-        pins = {n: e.version for n, e in entries.items()}
-        # Not strict: where the branch's own pins contradict each other (train: a pinned
-        # wheel wants a newer pin), the wheelhouse still holds what can be had.
-        completed = sdists.resolver(ctx, "missing").closure(
-            sorted(missing.values()), pins, strict=False
-        )
-        for name, version in completed.items():
-            entries.setdefault(name, Entry(name, version))
+        _complete(entries, missing, ctx, result)
     failed = _failed_names(result)
     result.entries = [e for e in entries.values() if e.name not in failed and e.wheel]
     result.failures = _with_users(result.failures, result.entries, plan)
@@ -102,6 +94,32 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
     began = time.monotonic()
     result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, scratch, ctx.place)
     result.pack_seconds = time.monotonic() - began
+
+
+def _complete(
+    entries: dict[NormalizedName, Entry],
+    missing: dict[str, str],
+    ctx: Context,
+    result: ReleaseResult,
+) -> None:
+    """Names the pins need but the branch does not pin (denylisted ones such as certifi, or
+    new dependencies), resolved once under the existing pins. Not strictly: where the
+    branch's own pins contradict each other (train) or a name cannot be resolved at all
+    (2023.1's ansible), the wheelhouse still holds what can be had, and says what not."""
+    ctx.display.info(f"completing the closure: {', '.join(sorted(missing))}")
+    pins = {n: e.version for n, e in entries.items()}
+    resolver = sdists.resolver(ctx, "missing")
+    try:
+        completed = resolver.closure(sorted(missing.values()), pins, strict=False)
+    except ResolutionFailed:
+        completed = {}
+        for name, requirement in sorted(missing.items()):
+            try:
+                completed |= resolver.closure([requirement], pins, strict=False)
+            except ResolutionFailed as error:
+                result.failures.append(Failure(name, "-", error.message, str(resolver.log)))
+    for name, version in completed.items():
+        entries.setdefault(name, Entry(name, version))
 
 
 def _fill(entries: dict[NormalizedName, Entry], ctx: Context, result: ReleaseResult) -> None:
