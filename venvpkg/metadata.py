@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
@@ -28,6 +29,17 @@ def _raw(text: bytes) -> RawMetadata:
     """Core metadata's fields, unvalidated: a published file's odd field is not ours to fix."""
     raw, _unparsed = parse_email(text)
     return raw
+
+
+def holds(requirement: Requirement, environment: dict[str, str]) -> bool:
+    """Whether a requirement applies in `environment`. A marker that cannot be evaluated
+    (2023.1 has python_version === ... in some metadata) does not apply."""
+    if requirement.marker is None:
+        return True
+    try:
+        return requirement.marker.evaluate(environment)
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return False
 
 
 def requirements(lines: list[str]) -> list[Requirement]:

@@ -138,7 +138,7 @@ def _visit(
 def _applies(requirement: Requirement, environment: dict[str, str], extras: set[str]) -> bool:
     if requirement.marker is None:
         return True
-    return any(requirement.marker.evaluate(environment | {"extra": e}) for e in extras)
+    return any(metadata.holds(requirement, environment | {"extra": e}) for e in extras)
 
 
 def _exact(requirement: Requirement) -> Version | None:
@@ -296,8 +296,11 @@ class Resolver:
         environment = self.target.marker_environment() | {"extra": ""}
         for requirement in metadata.requirements(lines or []):
             pinned = pins.get(canonicalize_name(requirement.name))
-            applies = requirement.marker is None or requirement.marker.evaluate(environment)
-            if applies and pinned is not None and pinned not in requirement.specifier:
+            if (
+                metadata.holds(requirement, environment)
+                and pinned is not None
+                and pinned not in requirement.specifier
+            ):
                 return False
         return True
 

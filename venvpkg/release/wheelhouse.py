@@ -54,6 +54,7 @@ def run_release(plan: ReleasePlan, settings: Settings, display: Display) -> Rele
         if current is not None and _wheelhouse_matches(plan, paths.wheelhouse):
             result.up_to_date = True
             result.entries = entries_from_lock(paths.wheelhouse)
+            result.failures = _recorded_failures(paths.wheelhouse)
             result.package = current
         else:
             place = buildroot.for_target(plan.target, settings, display)
@@ -61,6 +62,19 @@ def run_release(plan: ReleasePlan, settings: Settings, display: Display) -> Rele
             _refresh(ctx, result, settings.build.scratch)
     result.seconds = time.monotonic() - began
     return result
+
+
+def _recorded_failures(wheelhouse: Path) -> list[Failure]:
+    """The missing pins a wheelhouse was packed without (missing.txt), for a no-op's report."""
+    listing = wheelhouse / "missing.txt"
+    found = []
+    for line in listing.read_text().splitlines() if listing.is_file() else []:
+        pin, _, rest = line.partition(": ")
+        name, _, version = pin.partition("==")
+        cause, _, users = rest.rpartition(" (needed by ")
+        needed = users.rstrip(")").split(", ") if users != "nothing in the wheelhouse)" else []
+        found.append(Failure(name, version, cause, str(listing), tuple(needed)))
+    return found
 
 
 def _wheelhouse_matches(plan: ReleasePlan, wheelhouse: Path) -> bool:
@@ -154,7 +168,7 @@ def _with_users(failures: list[Failure], entries: list[Entry], plan: ReleasePlan
     for entry in entries:
         assert entry.wheel is not None
         for requirement in metadata.wheel_requires(entry.wheel):
-            if not requirement.marker or requirement.marker.evaluate(environment):
+            if metadata.holds(requirement, environment):
                 users.setdefault(canonicalize_name(requirement.name), set()).add(entry.name)
     unique = {canonicalize_name(f.name): f for f in failures}
     return [
@@ -176,9 +190,7 @@ def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dic
             continue
         for requirement in metadata.wheel_requires(entry.wheel):
             name = canonicalize_name(requirement.name)
-            if name in entries or (
-                requirement.marker and not requirement.marker.evaluate(environment)
-            ):
+            if name in entries or (not metadata.holds(requirement, environment)):
                 continue
             missing[name] = f"{requirement.name}{requirement.specifier}"
     return missing
