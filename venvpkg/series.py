@@ -6,6 +6,7 @@ with only PyPI reachable.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from dataclasses import dataclass
 from functools import cache
@@ -39,6 +40,8 @@ PYTHON_RANGES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "2026.1": ((3, 10), (3, 13)),
     "2026.2": ((3, 10), (3, 13)),
 }
+# OpenStack's maintained phase: 18 months from the release.
+MAINTAINED_DAYS = 548
 # Debian's support of each release we build for, as of 2026-12.
 DEBIAN_SUPPORT = {"trixie": "stable", "bookworm": "oldstable, LTS", "bullseye": "past LTS"}
 # Series none of whose tested Pythons any served Debian release has: the newest release
@@ -59,6 +62,16 @@ class Series:
     ref: str
     commit: str
     commit_date: str
+    initial_release: str = ""
+
+    @property
+    def maintained_until(self) -> str:
+        """The end of the series' maintained phase (OpenStack maintains a release for 18
+        months); after it the branch only takes fixes, not new tools."""
+        if not self.initial_release:
+            return ""
+        day = datetime.date.fromisoformat(self.initial_release)
+        return (day + datetime.timedelta(days=MAINTAINED_DAYS)).isoformat()
 
     @property
     def id(self) -> str:
@@ -128,7 +141,8 @@ def catalog() -> tuple[Series, ...]:
         if key not in sources:
             continue
         ref, commit, date = sources[key]
-        found.append(Series(entry["name"], number, entry["status"], ref, commit, date))
+        initial = str(entry.get("initial-release", ""))
+        found.append(Series(entry["name"], number, entry["status"], ref, commit, date, initial))
     found.reverse()
     return tuple(found)
 

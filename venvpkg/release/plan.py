@@ -63,7 +63,7 @@ class ReleasePlan:
         return sorted(name for name in self.wanted if name not in self.constraints)
 
     def rules(self) -> resolve.Rules:
-        return branch_rules(self.data, self.build_constraints, self.target)
+        return branch_rules(self.data, self.build_constraints, self.target, self.series)
 
     def fingerprint(self) -> str:
         """Changes whenever any input of the wheelhouse or its package changes."""
@@ -90,11 +90,16 @@ def applicable_pins(
     return {n: p for n, p in pins.items() if n not in denied}, denied
 
 
-def branch_rules(data: RequirementsData, build_constraints: str, target: Target) -> resolve.Rules:
-    """How this branch resolves what it does not pin: dated by its commit, but for its
+def branch_rules(
+    data: RequirementsData, build_constraints: str, target: Target, series: Series
+) -> resolve.Rules:
+    """How this branch resolves what it does not pin: dated by its commit or, when that is
+    later, by the end of the series' maintained phase (an unmaintained branch touched in
+    2026 built with 2025's tools: 2024.1's sdists need pkg_resources), but for its
     denylist."""
     _pins, denied = applicable_pins(data, target)
-    return resolve.Rules(build_constraints, data.commit_date, denied)
+    dated = min(d for d in (data.commit_date, series.maintained_until) if d)
+    return resolve.Rules(build_constraints, dated, denied)
 
 
 def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
@@ -124,7 +129,7 @@ def make_plan(
     constraints = replaced.apply(branch)
     _require_overrides_on_index(replaced, settings)
     build_constraints = _applicable_build_constraints(data, target)
-    rules = branch_rules(data, build_constraints, target)
+    rules = branch_rules(data, build_constraints, target, series)
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = projects.project_pins(series, list(request.projects))
     place = where()

@@ -235,7 +235,7 @@ def _build_constraints(plan: ReleasePlan, result: ReleaseResult) -> str:
     )
     if not chosen:
         return plan.build_constraints
-    note = f"# Not pinned by the branch: the newest uploaded before {plan.data.commit_date}.\n"
+    note = f"# Not pinned by the branch: the newest uploaded before {plan.rules().dated_before}.\n"
     return plan.build_constraints + note + "".join(chosen)
 
 
