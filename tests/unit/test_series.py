@@ -74,3 +74,8 @@ def test_a_target_outside_the_series_tested_pythons_is_named() -> None:
         "queens was tested on Python 2.7 to 3.5; trixie has 3.13, "
         "so some pins may not build or run there"
     )
+
+
+def test_a_series_is_maintained_for_18_months_from_its_release() -> None:
+    assert series.lookup("2024.1").maintained_until == "2025-10-03"
+    assert series.lookup("queens").maintained_until == "2019-08-30"

@@ -71,3 +71,11 @@ def test_a_project_that_never_released_in_a_series_needs_an_explicit_version() -
 def test_unknown_project_suggests_close_names() -> None:
     with pytest.raises(UsageError, match=r"unknown project 'keystnoe'.*did you mean keystone"):
         projects.project_pins(FLAMINGO, ["keystnoe"])
+
+
+def test_build_tools_are_dated_by_the_earlier_of_commit_and_end_of_maintenance() -> None:
+    data = requirements.RequirementsData("t", "unmaintained/2024.1", "2026-04-27", "", "", "", "")
+    caracal = series.lookup("2024.1")
+    assert plan.branch_rules(data, "", BOOKWORM, caracal).dated_before == "2025-10-03"
+    fresh = requirements.RequirementsData("t", "stable/2024.1", "2024-06-01", "", "", "", "")
+    assert plan.branch_rules(fresh, "", BOOKWORM, caracal).dated_before == "2024-06-01"
