@@ -77,6 +77,8 @@ class ReleasePlan:
             self.index_url,
             sorted((n, str(v)) for n, v in self.wanted.items()),
             self.overrides,
+            # What the branch leaves open is chosen by this date.
+            self.rules().dated_before,
         ]
         return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
