@@ -92,6 +92,12 @@ def applicable_pins(
     return {n: p for n, p in pins.items() if n not in denied}, denied
 
 
+# The oldest day whose build tools serve the PEP 517 hooks of the pip that builds and
+# resolves today: setuptools 41.2 (queens' maintained phase) fails on setup.py files that
+# find themselves through sys.argv[0] (pyldap); 57.4 (2021-07) builds all of queens.
+TOOLS_FLOOR = "2021-08-01"
+
+
 def branch_rules(
     data: RequirementsData, build_constraints: str, target: Target, series: Series
 ) -> resolve.Rules:
@@ -101,7 +107,7 @@ def branch_rules(
     denylist."""
     _pins, denied = applicable_pins(data, target)
     dated = min(d for d in (data.commit_date, series.maintained_until) if d)
-    return resolve.Rules(build_constraints, dated, denied)
+    return resolve.Rules(build_constraints, max(dated, TOOLS_FLOOR), denied)
 
 
 def _require_on_index(chosen: tuple[ProjectPin, ...], index: Index) -> None:
