@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,7 +259,11 @@ def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> N
         f"{seen.locked.pins[name]}."
         for name in sorted(seen.overrides)
     ]
-    changes += [f"Series override: {line}" for line in _release_overrides(release, seen)]
+    # A changelog line stays within 80 columns (lintian): "  * " or "    " and 76 more.
+    changes += [
+        "\n".join(textwrap.wrap(f"Series override: {line}", 76))
+        for line in _release_overrides(release, seen)
+    ]
     text = debformats.changelog(
         f"venv-{request.project}",
         version,

@@ -90,6 +90,8 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
             # The runtime check imports code that looks up protocols at import (eventlet):
             # /etc/protocols is on every node, not in a build chroot.
             "netbase",
+            # rules drops RUNPATHs that point at /usr/local from modules built with one.
+            "patchelf",
             f"{inputs.requirements_package} (= {inputs.requirements_version})",
         ],
     }
