@@ -261,7 +261,7 @@ def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> N
     ]
     # A changelog line stays within 80 columns (lintian): "  * " or "    " and 76 more.
     changes += [
-        "\n".join(textwrap.wrap(f"Series override: {line}", 76))
+        "\n".join(textwrap.wrap(f"Series override: {line}", 76, break_on_hyphens=False))
         for line in _release_overrides(release, seen)
     ]
     text = debformats.changelog(
