@@ -31,11 +31,12 @@ from venvpkg.workdir import Workdir
 BAKED_IN = ["debhelper", "dh-virtualenv", "python3-venv", "fakeroot"]
 # Two kinds of chroot per dist: "build" for sbuild, and "test", a plain apt system like an
 # operator's node (plus systemd to check units), where packages are installed and removed.
-# netbase is on every node (priority important) but not in mmdebstrap's apt variant; pulled
-# in by a test, it writes /etc/hosts, which the testbed then edits and netbase's purge keeps.
+# netbase and tzdata are on every node (priority important and required) but not in
+# mmdebstrap's apt variant; pulled in by a test, they write /etc/hosts and /etc/timezone,
+# which their purge then keeps (the testbed edits the one; bullseye's tzdata keeps the other).
 FLAVOURS = {
     "build": ("buildd", BAKED_IN),
-    "test": ("apt", ["systemd", "ca-certificates", "gpgv", "netbase"]),
+    "test": ("apt", ["systemd", "ca-certificates", "gpgv", "netbase", "tzdata"]),
 }
 # sbuild's unshare mode maps the build's users into this many subordinate ids.
 SUBID_RANGE = 65536
