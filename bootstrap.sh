@@ -9,7 +9,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-dev build-essential git ca-certificates \
     dpkg-dev debhelper fakeroot lintian dh-virtualenv sbuild mmdebstrap uidmap \
-    reprepro gnupg autopkgtest >/dev/null
+    reprepro gnupg autopkgtest patchelf netbase >/dev/null
 # A host pip configuration (pip.conf, PIP_FIND_LINKS) must not leak into our environment.
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
