@@ -122,8 +122,8 @@ def _upgrade_from(request: PipelineRequest, settings: Settings, display: Display
     else the newest older series whose production has them (an operator moving up)."""
     if _listed(request, settings, display, "production"):
         return None
-    older = [s for s in series.catalog() if s.id != request.series.id]
-    older = older[: [s.id for s in series.catalog()].index(request.series.id)]
+    catalog = series.catalog()
+    older = catalog[: [s.id for s in catalog].index(request.series.id)]
     for candidate in reversed(older):
         earlier = dataclasses.replace(request, series=candidate)
         if _listed(earlier, settings, display, "production"):

@@ -33,10 +33,6 @@ class Place:
     root: Path | None = None
     binds: tuple[Path, ...] = ()
 
-    @property
-    def name(self) -> str:
-        return "host" if self.root is None else str(self.root)
-
     def run(
         self,
         command: runner.Command,
@@ -53,20 +49,20 @@ class Place:
             environment = runner.pip_environment(env)
             return runner.run(command, log=log, env=environment, timeout=timeout, cwd=cwd)
         inside = ["env", f"--chdir={cwd}", *command] if cwd else command
-        wrapped = enter_command(self.root, inside, self.binds, env, network)
+        wrapped = _entered(self.root, inside, self.binds, env, network)
         return runner.run(wrapped, log=log, timeout=timeout)
 
     def capture(self, command: runner.Command, ok_codes: Sequence[int] = (0,)) -> str:
         """runner.capture here: the stdout of a quick query (dpkg-query, apt-cache)."""
         if self.root is not None:
-            command = enter_command(self.root, command, self.binds)
+            command = _entered(self.root, command, self.binds)
         return runner.capture(command, ok_codes=ok_codes)
 
 
 HOST = Place()
 
 
-def enter_command(
+def _entered(
     root: Path,
     command: runner.Command,
     binds: Sequence[Path] = (),

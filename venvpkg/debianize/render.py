@@ -42,7 +42,7 @@ def outputs(context: dict[str, Any]) -> list[Output]:
         Output("tests/smoke.j2", "tests/smoke"),
         Output("runtime-check.j2", "runtime-check"),
     ]
-    if context["project"] in FUNCTIONAL:
+    if context["functional"]:
         files.append(Output(f"tests/functional/{context['project']}.j2", "tests/functional"))
     common = context["common_package"]
     files += [

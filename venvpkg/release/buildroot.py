@@ -16,8 +16,8 @@ from pathlib import Path
 from venvpkg import chroot, runner, targets
 from venvpkg.config import Settings
 from venvpkg.errors import UsageError
-from venvpkg.files import atomic_write_text, exclusive
-from venvpkg.places import HOST, Place, enter_command
+from venvpkg.files import atomic_write_text, exclusive, replace_dir
+from venvpkg.places import HOST, Place
 from venvpkg.progress import Display
 from venvpkg.targets import Target
 from venvpkg.workdir import Workdir
@@ -51,12 +51,12 @@ def release_root(dist: str, settings: Settings, display: Display) -> Path:
         staging.mkdir(parents=True)
         log = settings.paths.log(f"chroot-{dist}.log")
         runner.run(["tar", "-C", staging, "--same-owner", "-xf", found.tarball], log=log)
-        runner.run(enter_command(staging, ["apt-get", "update", "-q"]), log=log)
+        unpacked = Place(staging)
+        unpacked.run(["apt-get", "update", "-q"], log=log)
         install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *ROOT_PACKAGES]
-        runner.run(enter_command(staging, install), log=log)
+        unpacked.run(install, log=log)
         atomic_write_text(staging / STAMP, found.sha256 + "\n")
-        shutil.rmtree(root, ignore_errors=True)
-        os.replace(staging, root)
+        replace_dir(staging, root)
     return root
 
 
@@ -80,9 +80,8 @@ def resolver_python(place: Place, target: Target, workdir: Workdir, index_url: s
     pip: list[str | os.PathLike[str]] = [staging / "bin" / "python", "-m", "pip", "install"]
     place.run([*pip, "-q", "--index-url", index_url, *wanted], log=log)
     (staging / stamp.name).write_text(" ".join(wanted))
-    shutil.rmtree(home, ignore_errors=True)
     # The venv is only ever called as bin/python -m ..., which a rename keeps working.
-    os.replace(staging, home)
+    replace_dir(staging, home)
     return home / "bin" / "python"
 
 

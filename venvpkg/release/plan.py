@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -46,7 +46,8 @@ class ReleasePlan:
     constraints: dict[NormalizedName, Pin]
     wanted: dict[NormalizedName, Version]
     projects: tuple[ProjectPin, ...] = ()
-    build_constraints: str = ""
+    # How what the branch leaves open is resolved: its build constraints, the day, the denylist.
+    rules: resolve.Rules = field(default_factory=resolve.Rules)
     build_depends: tuple[str, ...] = ()
     allow_missing: bool = False
     index_url: str = ""
@@ -62,8 +63,9 @@ class ReleasePlan:
         """Closure members upper-constraints does not pin (chosen once, recorded in the lock)."""
         return sorted(name for name in self.wanted if name not in self.constraints)
 
-    def rules(self) -> resolve.Rules:
-        return branch_rules(self.data, self.build_constraints, self.target, self.series)
+    @property
+    def build_constraints(self) -> str:
+        return self.rules.constraints
 
     def fingerprint(self) -> str:
         """Changes whenever any input of the wheelhouse or its package changes."""
@@ -78,7 +80,7 @@ class ReleasePlan:
             sorted((n, str(v)) for n, v in self.wanted.items()),
             self.overrides,
             # What the branch leaves open is chosen by this date.
-            self.rules().dated_before,
+            self.rules.dated_before,
         ]
         return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
@@ -99,13 +101,15 @@ TOOLS_FLOOR = "2021-08-01"
 
 
 def branch_rules(
-    data: RequirementsData, build_constraints: str, target: Target, series: Series
+    data: RequirementsData,
+    build_constraints: str,
+    series: Series,
+    denied: frozenset[NormalizedName] = frozenset(),
 ) -> resolve.Rules:
     """How this branch resolves what it does not pin: dated by its commit or, when that is
     later, by the end of the series' maintained phase (an unmaintained branch touched in
     2026 built with 2025's tools: 2024.1's sdists need pkg_resources), but for its
     denylist."""
-    _pins, denied = applicable_pins(data, target)
     dated = min(d for d in (data.commit_date, series.maintained_until) if d)
     return resolve.Rules(build_constraints, max(dated, TOOLS_FLOOR), denied)
 
@@ -132,12 +136,11 @@ def make_plan(
     asked only once the request has proven valid, since making a root takes a while.
     """
     series, target = request.series, request.target
-    branch, _denied = applicable_pins(data, target)
+    branch, denied = applicable_pins(data, target)
     replaced = overrides.load(target.name, series.id, settings.overrides)
     constraints = replaced.apply(branch)
     _require_overrides_on_index(replaced, settings)
-    build_constraints = _applicable_build_constraints(data, target)
-    rules = branch_rules(data, build_constraints, target, series)
+    rules = branch_rules(data, _applicable_build_constraints(data, target), series, denied)
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = projects.project_pins(series, list(request.projects))
     place = where()
@@ -153,7 +156,7 @@ def make_plan(
         constraints,
         wanted,
         chosen,
-        build_constraints,
+        rules,
         _installable(bindep, place),
         request.allow_missing,
         settings.index_url,

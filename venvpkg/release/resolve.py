@@ -10,6 +10,7 @@ results are cached while the pins of every name they contain stay the same.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -196,6 +197,7 @@ class Rules:
     # Names the branch leaves open on purpose (its denylist: certifi's newest CA bundle).
     undated: frozenset[NormalizedName] = frozenset()
 
+    @functools.cached_property
     def constrained(self) -> dict[NormalizedName, list[SpecifierSet]]:
         """The build constraints' specifiers by name."""
         found: dict[NormalizedName, list[SpecifierSet]] = {}
@@ -231,8 +233,7 @@ class Resolver:
         Not `strict`: a requirement the pins contradict is left to fail where it is used
         (a build requirement: that one sdist's build) instead of stopping the run.
         """
-        cache = self.workdir.cache("requires")
-        lookup = index_lookup(self.index, self.workdir.store, self.target, cache)
+        lookup = self._lookup()
         found = walk(requirements, pins, self.target.marker_environment(), lookup)
         if self.rules.dated_before:
             found, pins = self._dated(requirements, dict(pins), found, lookup)
@@ -249,6 +250,12 @@ class Resolver:
             leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
             result |= self.compiled(leftovers, {**pins, **found.chosen})
         return result
+
+    def _lookup(self) -> Lookup:
+        """Requirements of pinned versions, from the index and cached per file."""
+        return index_lookup(
+            self.index, self.workdir.store, self.target, self.workdir.cache("requires")
+        )
 
     def _dated(
         self,
@@ -283,7 +290,7 @@ class Resolver:
         the branch's build constraints included, and whose own requirements the pins meet
         (yoga's date brings wheel 0.46, which wants packaging 24 where yoga pins 21.3)."""
         specifiers = [Requirement(text).specifier for text in wanted]
-        specifiers += self.rules.constrained().get(name, [])
+        specifiers += self.rules.constrained.get(name, [])
         for version in self.index.dated(name, self.rules.dated_before, self.target):
             if all(version in spec for spec in specifiers) and self._fits(
                 lookup(name, version), pins
@@ -309,9 +316,7 @@ class Resolver:
         an sdist's metadata (queens' cryptography needs pkg_resources)."""
         if not self.rules.dated_before:
             return ""
-        lookup = index_lookup(
-            self.index, self.workdir.store, self.target, self.workdir.cache("requires")
-        )
+        lookup = self._lookup()
         names = [canonicalize_name(n) for n in BUILD_TOOLS]
         chosen = {name: self._dated_version(name, [], pins, lookup) for name in names}
         return "".join(f"{n}=={v}\n" for n, v in chosen.items() if v and n not in pins)

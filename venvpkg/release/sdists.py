@@ -39,7 +39,7 @@ def resolver(ctx: Context, purpose: str) -> resolve.Resolver:
     """resolve.Resolver under the plan's build constraints, logged per purpose."""
     log = ctx.paths.logs / f"resolve-{purpose}.log"
     plan = ctx.plan
-    return resolve.Resolver(ctx.index, ctx.workdir, plan.target, plan.rules(), log, ctx.place)
+    return resolve.Resolver(ctx.index, ctx.workdir, plan.target, plan.rules, log, ctx.place)
 
 
 def _requires(sdist: Path, ctx: Context) -> list[str]:

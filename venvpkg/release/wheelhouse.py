@@ -163,6 +163,8 @@ def _fill(entries: dict[NormalizedName, Entry], ctx: Context, result: ReleaseRes
 
 def _with_users(failures: list[Failure], entries: list[Entry], plan: ReleasePlan) -> list[Failure]:
     """Each failure once, naming the wheels that require it (trollius: nothing, any more)."""
+    if not failures:
+        return []  # nothing to name: spare reading every wheel's metadata again
     environment = plan.target.marker_environment() | {"extra": ""}
     users: dict[NormalizedName, set[str]] = {}
     for entry in entries:
@@ -190,7 +192,7 @@ def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dic
             continue
         for requirement in metadata.wheel_requires(entry.wheel):
             name = canonicalize_name(requirement.name)
-            if name in entries or (not metadata.holds(requirement, environment)):
+            if name in entries or not metadata.holds(requirement, environment):
                 continue
             missing[name] = f"{requirement.name}{requirement.specifier}"
     return missing
@@ -227,7 +229,7 @@ def _commit(ctx: Context, result: ReleaseResult) -> None:
 
 def _build_constraints(plan: ReleasePlan, result: ReleaseResult) -> str:
     """The branch's build constraints, then what it leaves open, as chosen by date."""
-    undated = plan.rules().undated
+    undated = plan.rules.undated
     chosen = sorted(
         f"{e.name}=={e.version}\n"
         for e in result.entries
@@ -235,7 +237,7 @@ def _build_constraints(plan: ReleasePlan, result: ReleaseResult) -> str:
     )
     if not chosen:
         return plan.build_constraints
-    note = f"# Not pinned by the branch: the newest uploaded before {plan.rules().dated_before}.\n"
+    note = f"# Not pinned by the branch: the newest uploaded before {plan.rules.dated_before}.\n"
     return plan.build_constraints + note + "".join(chosen)
 
 

@@ -76,6 +76,6 @@ def test_unknown_project_suggests_close_names() -> None:
 def test_build_tools_are_dated_by_the_earlier_of_commit_and_end_of_maintenance() -> None:
     data = requirements.RequirementsData("t", "unmaintained/2024.1", "2026-04-27", "", "", "", "")
     caracal = series.lookup("2024.1")
-    assert plan.branch_rules(data, "", BOOKWORM, caracal).dated_before == "2025-10-03"
+    assert plan.branch_rules(data, "", caracal).dated_before == "2025-10-03"
     fresh = requirements.RequirementsData("t", "stable/2024.1", "2024-06-01", "", "", "", "")
-    assert plan.branch_rules(fresh, "", BOOKWORM, caracal).dated_before == "2024-06-01"
+    assert plan.branch_rules(fresh, "", caracal).dated_before == "2024-06-01"
