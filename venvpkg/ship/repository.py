@@ -236,7 +236,11 @@ def reprepro(repo: Repository, arguments: list[str], log: Path | None = None) ->
 
 
 def listing(repo: Repository, codename: str) -> dict[tuple[str, str, str], Entry]:
-    """Every package in a distribution, by (name, version, architecture)."""
+    """Every package in a distribution, by (name, version, architecture); none for a
+    distribution the repository does not have (reprepro fails on those, with exit 249 or
+    255 depending on its version)."""
+    if codename not in codenames(repo):
+        return {}
     # $filekey is relative to the repository; $type tells a .dsc from a .deb.
     fmt = "${package}\t${version}\t${architecture}\t${$filekey}\t${$source}\t${$type}\n"
     out = runner.capture(
