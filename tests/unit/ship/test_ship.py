@@ -10,7 +10,7 @@ import pytest
 from venvpkg import debformats, records
 from venvpkg.errors import DataError
 from venvpkg.records import Step, TestRecord
-from venvpkg.ship import report
+from venvpkg.ship import report, repository
 from venvpkg.ship import test as check
 from venvpkg.workdir import Workdir
 
@@ -74,3 +74,12 @@ def test_a_source_control_file_without_fields_is_refused(tmp_path: Path) -> None
     dsc.write_text("garbage\n")
     with pytest.raises(DataError, match="not a Debian source control file"):
         debformats.dsc_fields(dsc)
+
+
+def test_a_distribution_the_repository_lacks_lists_as_empty(tmp_path: Path) -> None:
+    # reprepro itself fails on it (exit 249 here): the pipeline's search for an older
+    # series to upgrade from asks about suites that were never made.
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "distributions").write_text("Codename: trixie-2025.2-staging\n")
+    repo = repository.Repository(tmp_path, tmp_path / "gnupg", "KEY")
+    assert repository.listing(repo, "trixie-2025.1") == {}
