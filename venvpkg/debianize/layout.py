@@ -136,5 +136,8 @@ def _compat_links(model: ProjectModel, entry: dict[str, Any] | None) -> tuple[tu
     """Files puppet expects under /usr/lib/python3/dist-packages, as (path in venv, link)."""
     links = []
     for relative in (entry or {}).get("compat_files", []):
+        # Releases before the module existed (older nova) would get a dangling link.
+        if relative.removesuffix(".py").replace("/", ".") not in model.wsgi_modules:
+            continue
         links.append((relative, f"usr/lib/python3/dist-packages/{relative}"))
     return tuple(links)

@@ -42,14 +42,16 @@ def test_revisions_rise_only_when_the_inputs_change(tmp_path: Path) -> None:
     assert versions.next_revision(state, "nova-33.0.0", "b") == (1, True)
 
 
-def _model(name: str, scripts: list[str], wsgi: tuple[str, ...] = ()) -> model.ProjectModel:
+def _model(
+    name: str, scripts: list[str], wsgi: tuple[str, ...] = (), wsgi_scripts: tuple[str, ...] = ()
+) -> model.ProjectModel:
     return model.ProjectModel(
         name=name,
         dist_name=name,
         version=Version("1.0"),
         modules=(name,),
         console_scripts={s: "x:y" for s in scripts},
-        wsgi_scripts={},
+        wsgi_scripts={s: "x:y" for s in wsgi_scripts},
         wsgi_modules=wsgi,
         config_files=(),
         samples=(),
@@ -90,6 +92,24 @@ def test_nova_gets_debians_package_and_service_names() -> None:
     assert "nova-manage" in names["nova-common"].scripts
     assert split.uid == 64060
     assert names["nova-consoleproxy"].defaults == ("NOVA_CONSOLE_PROXY_TYPE=novnc",)
+    assert [link for link, _ in split.compat_links] == [
+        "nova/wsgi/osapi_compute.py",
+        "nova/wsgi/metadata.py",
+    ]
+
+
+def test_old_nova_serves_its_pbr_wsgi_scripts_and_gets_no_dangling_links() -> None:
+    queens = _model(
+        "nova",
+        ["nova-manage", "nova-conductor", "nova-api-os-compute"],
+        wsgi_scripts=("nova-api-wsgi", "nova-metadata-wsgi"),
+    )
+    split = layout.plan_layout(queens)
+    services = {s.name: s for s in split.services}
+    assert services["nova-api"].wsgi_file == "nova-api-wsgi"
+    assert services["nova-api-metadata"].wsgi_file == "nova-metadata-wsgi"
+    assert split.compat_links == ()
+    assert "nova-api-wsgi" in split.package("common").scripts
 
 
 def test_unknown_projects_get_the_generic_split() -> None:
