@@ -23,6 +23,7 @@ from venvpkg.config import ProjectSettings, Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import inputs, lock, model, render, site, source, versions
 from venvpkg.debianize import layout as layouts
+from venvpkg.debianize import patches as quilt
 from venvpkg.errors import UsageError
 from venvpkg.files import UNDATED_EPOCH, exclusive, replace_dir
 from venvpkg.index import Index
@@ -163,6 +164,7 @@ class Inspected:
     overrides: dict[NormalizedName, Path]
     locked: lock.VenvLock
     runtime: tuple[str, ...]
+    patches: tuple[quilt.Patch, ...]
 
 
 def _debianize(job: Job, origin: source.Source) -> Result:
@@ -212,7 +214,12 @@ def _inspect(job: Job, origin: source.Source) -> Inspected:
         else []
     )
     layout = layouts.plan_layout(project)
-    return Inspected(origin, tree, project, layout, overrides, locked, tuple(runtime))
+    patches = quilt.chosen(request.series.id, request.project, request.options.patches)
+    for patch in patches:
+        job.display.info(f"patch: {patch.name} ({patch.origin}): {patch.description}")
+    return Inspected(
+        origin, tree, project, layout, overrides, locked, tuple(runtime), tuple(patches)
+    )
 
 
 def _render(job: Job, seen: Inspected, staging: Path, version: str) -> dict[str, Any]:
@@ -241,7 +248,7 @@ def _render(job: Job, seen: Inspected, staging: Path, version: str) -> dict[str,
     render.render_tree(context, debian, templates)
     (debian / "requirements.lock").write_text(seen.locked.text)
     site.add_overrides(debian, seen.overrides)
-    site.add_patches(debian, options.patches)
+    quilt.add(debian, list(seen.patches))
     return context
 
 
@@ -259,11 +266,10 @@ def _write_changelog(job: Job, seen: Inspected, debian: Path, version: str) -> N
         f"{seen.locked.pins[name]}."
         for name in sorted(seen.overrides)
     ]
+    lines = [f"Series override: {line}" for line in _release_overrides(release, seen)]
+    lines += [f"Patch {p.name} ({p.origin}): {p.description}." for p in seen.patches]
     # A changelog line stays within 80 columns (lintian): "  * " or "    " and 76 more.
-    changes += [
-        "\n".join(textwrap.wrap(f"Series override: {line}", 76, break_on_hyphens=False))
-        for line in _release_overrides(release, seen)
-    ]
+    changes += ["\n".join(textwrap.wrap(line, 76, break_on_hyphens=False)) for line in lines]
     text = debformats.changelog(
         f"venv-{request.project}",
         version,

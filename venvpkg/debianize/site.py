@@ -1,4 +1,4 @@
-"""What a site adds to a project's package: pin overrides and quilt patches."""
+"""What a site adds to a project's package: pin overrides (its patches: patches.py)."""
 
 from __future__ import annotations
 
@@ -64,16 +64,3 @@ def add_overrides(debian: Path, overrides: dict[NormalizedName, Path]) -> None:
         shutil.copyfile(wheel, debian / "wheels" / wheel.name)
     listed = "".join(f"debian/wheels/{w.name}\n" for w in sorted(overrides.values()))
     (debian / "source" / "include-binaries").write_text(listed)
-
-
-def add_patches(debian: Path, directory: str | None) -> None:
-    """Quilt patches from a site directory, applied in name order."""
-    if not directory:
-        return
-    patches = sorted(Path(directory).glob("*.patch")) + sorted(Path(directory).glob("*.diff"))
-    if not patches:
-        raise UsageError(f"no *.patch files in {directory}", "check [projects.NAME] patches")
-    (debian / "patches").mkdir(exist_ok=True)
-    for patch in patches:
-        shutil.copyfile(patch, debian / "patches" / patch.name)
-    (debian / "patches" / "series").write_text("".join(f"{p.name}\n" for p in patches))
