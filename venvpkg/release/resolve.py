@@ -234,6 +234,8 @@ class Resolver:
         (a build requirement: that one sdist's build) instead of stopping the run.
         """
         lookup = self._lookup()
+        if not strict:
+            requirements = self._accepting_pins(requirements, pins)
         found = walk(requirements, pins, self.target.marker_environment(), lookup)
         if self.rules.dated_before:
             found, pins = self._dated(requirements, dict(pins), found, lookup)
@@ -250,6 +252,26 @@ class Resolver:
             leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
             result |= self.compiled(leftovers, {**pins, **found.chosen})
         return result
+
+    def _accepting_pins(
+        self, requirements: list[str], pins: Mapping[NormalizedName, Version]
+    ) -> list[str]:
+        """The requirements the pins do not contradict: scipy 1.5's build wants
+        numpy==1.17.3 where victoria pins 1.19; in one pip-compile run that line would
+        fail every other name with it."""
+        environment = self.target.marker_environment() | {"extra": ""}
+        kept = []
+        for text in requirements:
+            requirement = Requirement(text)
+            pinned = pins.get(canonicalize_name(requirement.name))
+            applies = metadata.holds(requirement, environment)
+            if applies and pinned is not None and pinned not in requirement.specifier:
+                self.log.parent.mkdir(parents=True, exist_ok=True)
+                with self.log.open("a") as log:
+                    log.write(f"# left to fail in its build: {text} (pinned: {pinned})\n")
+                continue
+            kept.append(text)
+        return kept
 
     def _lookup(self) -> Lookup:
         """Requirements of pinned versions, from the index and cached per file."""

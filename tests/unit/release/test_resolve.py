@@ -156,3 +156,21 @@ def test_a_dated_version_whose_requirements_the_pins_refuse_is_passed_over() -> 
     pins = {canonicalize_name("packaging"): Version("21.3")}
     chosen = resolver._dated_version(canonicalize_name("wheel"), [], pins, _requires)
     assert chosen == Version("0.45.0")
+
+
+def test_a_build_requirement_the_pins_contradict_is_left_to_its_own_build(
+    tmp_path: Path,
+) -> None:
+    # scipy 1.5's pyproject.toml as victoria meets it: numpy==1.17.3 where 1.19.2 is pinned.
+    resolver = resolve.Resolver(
+        _DatedIndex(), None, targets.lookup("bullseye"), resolve.Rules(), tmp_path / "r.log"
+    )  # type: ignore[arg-type]
+    wanted = [
+        "Cython>=0.29.18",
+        "numpy==1.14.5; python_version=='3.7'",
+        "numpy==1.17.3; python_version>='3.8'",
+    ]
+    pins = {canonicalize_name("numpy"): Version("1.19.2")}
+    kept = resolver._accepting_pins(wanted, pins)
+    assert kept == ["Cython>=0.29.18", "numpy==1.14.5; python_version=='3.7'"]
+    assert "left to fail in its build: numpy==1.17.3" in (tmp_path / "r.log").read_text()
