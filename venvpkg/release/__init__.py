@@ -49,6 +49,14 @@ def plan_release(request: ReleaseRequest, settings: Settings, display: Display) 
     made = plan.make_plan(
         request, data, settings, lambda: buildroot.for_target(target, settings, display)
     )
+    stand_ins = sorted({p.for_python for p in made.constraints.values() if p.for_python})
+    if stand_ins:
+        count = sum(bool(p.for_python) for p in made.constraints.values())
+        python = ".".join(map(str, target.python))
+        display.info(
+            f"{count} pins that the branch gives only per Python take its Python "
+            f"{' and '.join(stand_ins)} line for {target.name}'s Python {python}"
+        )
     for line in made.overrides.splitlines():
         display.info(f"override: {line}")
     return made

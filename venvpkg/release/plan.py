@@ -29,7 +29,7 @@ from venvpkg.release.requirements import (
     parse_names,
     parse_requirement_lines,
 )
-from venvpkg.series import Series
+from venvpkg.series import PYTHON_RANGES, Series
 from venvpkg.targets import Target
 
 if TYPE_CHECKING:
@@ -86,10 +86,12 @@ class ReleasePlan:
 
 
 def applicable_pins(
-    data: RequirementsData, target: Target
+    data: RequirementsData, target: Target, series: Series
 ) -> tuple[dict[NormalizedName, Pin], frozenset[NormalizedName]]:
     """upper-constraints for `target`, minus denylisted names (never pinned by the branch)."""
-    pins = parse_constraints(data.upper_constraints, f"{data.origin}/upper-constraints.txt", target)
+    origin = f"{data.origin}/upper-constraints.txt"
+    newest = Version("{}.{}".format(*PYTHON_RANGES[series.id][1]))
+    pins = parse_constraints(data.upper_constraints, origin, target, newest)
     denied = frozenset(parse_names(data.denylist))
     return {n: p for n, p in pins.items() if n not in denied}, denied
 
@@ -136,7 +138,7 @@ def make_plan(
     asked only once the request has proven valid, since making a root takes a while.
     """
     series, target = request.series, request.target
-    branch, denied = applicable_pins(data, target)
+    branch, denied = applicable_pins(data, target, series)
     replaced = overrides.load(target.name, series.id, settings.overrides)
     constraints = replaced.apply(branch)
     _require_overrides_on_index(replaced, settings)

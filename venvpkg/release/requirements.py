@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,8 @@ class Pin:
     project: str
     version: Version
     origin: str
+    # The older Python whose line this pin was taken from (see parse_constraints).
+    for_python: str = ""
 
     def __str__(self) -> str:
         return f"{self.project}=={self.version}"
@@ -72,20 +74,46 @@ def _strip_comment(line: str) -> str:
     return re.sub(r"(^|\s)#.*$", "", line).strip()
 
 
-def parse_constraints(text: str, origin: str, target: Target) -> dict[NormalizedName, Pin]:
-    """Exact pins that apply to `target`; malformed lines name file:line."""
+def parse_constraints(
+    text: str, origin: str, target: Target, newest_tested: Version | None = None
+) -> dict[NormalizedName, Pin]:
+    """Exact pins that apply to `target`; malformed lines name file:line.
+
+    Branches from queens to ussuri pin many names once per Python they were tested on
+    (`python_version=='3.8'`). A target with a newer Python than all of them takes, for
+    such a name, the line of `newest_tested` (the series' newest tested Python) or a
+    later one: the version the branch ran on its newest runtime, where an open name
+    would resolve to whatever the index had later. A line only for an older Python
+    (`dataclasses;python_version=='3.6'`) or a bound (`python_version<'3.7'`) marks a
+    backport the newer Python does not need, and stays unpinned.
+    """
     environment = target.marker_environment()
     pins: dict[NormalizedName, Pin] = {}
+    older: dict[NormalizedName, tuple[Version, Pin]] = {}
+    running = Version(environment["python_version"])
     for number, raw in enumerate(text.splitlines(), 1):
         line = _strip_comment(raw)
         if not line:
             continue
         where = f"{origin}:{number}"
         requirement = _parse_line(line.replace("===", "==", 1), where)
+        name = canonicalize_name(requirement.name)
         if requirement.marker and not requirement.marker.evaluate(environment):
+            python = _enumerated_python(str(requirement.marker))
+            if python is None or newest_tested is None or not newest_tested <= python < running:
+                continue
+            if name not in older or older[name][0] < python:
+                pin = _exact_pin(requirement, where)
+                older[name] = (python, replace(pin, for_python=str(python)))
             continue
-        pins[canonicalize_name(requirement.name)] = _exact_pin(requirement, where)
-    return pins
+        pins[name] = _exact_pin(requirement, where)
+    return {name: pin for name, (_python, pin) in older.items()} | pins
+
+
+def _enumerated_python(marker: str) -> Version | None:
+    """X.Y of a marker that is exactly `python_version=='X.Y'`, else None."""
+    found = re.fullmatch(r"""python_version\s*==\s*['"](\d+\.\d+)['"]""", marker.strip())
+    return Version(found.group(1)) if found else None
 
 
 def _parse_line(line: str, where: str) -> Requirement:

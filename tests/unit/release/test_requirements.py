@@ -25,6 +25,26 @@ def test_markers_pick_the_pin_for_the_targets_python() -> None:
     assert bullseye["scipy"].version == Version("1.13.1")
 
 
+def test_a_newer_python_takes_the_branchs_newest_tested_line_but_not_a_backports() -> None:
+    # As ussuri pins them: once per tested Python (3.6 to 3.8), nothing for bullseye's 3.9.
+    text = (
+        "os-vif===1.17.0;python_version=='2.7'\n"
+        "os-vif===2.0.1;python_version=='3.6'\n"
+        "os-vif===2.0.0;python_version=='3.8'\n"
+        "dataclasses===0.7;python_version=='3.6'\n"
+        "typing===3.7.4;python_version<'3.7'\n"
+    )
+    bullseye = targets.lookup("bullseye")
+    pins = requirements.parse_constraints(text, "uc", bullseye, Version("3.8"))
+    assert set(pins) == {"os-vif"}
+    assert pins["os-vif"].version == Version("2.0.0") and pins["os-vif"].for_python == "3.8"
+    assert pins["os-vif"].origin == "uc:3"
+    # Without the series' newest tested Python, or for a Python a line names, no stand-in.
+    assert requirements.parse_constraints(text, "uc", bullseye) == {}
+    trixie = requirements.parse_constraints(text, "uc", targets.lookup("trixie"), Version("3.9"))
+    assert trixie == {}
+
+
 def test_names_are_normalised_and_comments_ignored() -> None:
     pins = requirements.parse_constraints(
         "# header\noslo.config===10.0.0  # trailing\n\n", "uc", BOOKWORM
