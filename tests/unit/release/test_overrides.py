@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from venvpkg import series, targets
 from venvpkg.errors import VenvpkgError
-from venvpkg.release import overrides
+from venvpkg.release import overrides, requirements
 from venvpkg.release.requirements import Pin
 
 
@@ -66,3 +69,26 @@ def test_malformed_site_entries_name_the_entry(entry: object, message: str) -> N
     with pytest.raises(VenvpkgError, match=message) as caught:
         overrides.load("trixie", "2025.2", {"trixie-2025.2": {"pbr": entry}})
     assert "[overrides.trixie-2025.2] pbr" in caught.value.message
+
+
+def _shipped_sets() -> list[str]:
+    folder = resources.files("venvpkg").joinpath("data", "overrides")
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+@pytest.mark.parametrize("key", _shipped_sets())
+def test_every_shipped_set_replaces_a_pin_its_branch_has_for_that_target(key: str) -> None:
+    dist, name = key.split("-", 1)
+    target, branch = targets.lookup(dist), series.lookup(name)
+    data = requirements.bundled(branch)
+    pins = requirements.parse_constraints(data.upper_constraints, "u-c", target)
+    shipped = overrides.load(dist, name, {})
+    assert shipped.pins
+    for override in shipped.pins:
+        assert override.name in pins, override.name
+        assert pins[override.name].version != override.version, override.name
+        assert len(override.reason) > 30, override.name
+    applied = shipped.apply(pins)  # raises on a name the branch does not pin
+    assert all(applied[o.name].version == o.version for o in shipped.pins)
