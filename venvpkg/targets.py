@@ -22,6 +22,10 @@ class Target:
     python: tuple[int, int]
     python_full: str
     glibc: tuple[int, int]
+    # Parts of python3.X's standard library Debian ships in packages of their own: a build
+    # chroot has them (python3-dev), a node only when a venv package depends on them
+    # (oslo.versionedobjects before 2.0 imports distutils.versionpredicate).
+    stdlib_packages: tuple[str, ...] = ()
 
     @property
     def python_tag(self) -> str:
@@ -70,11 +74,13 @@ class Target:
         }
 
 
+# Until Python 3.12 Debian splits distutils and lib2to3 out of the standard library.
+SPLIT_STDLIB = ("python3-distutils", "python3-lib2to3")
 TARGETS = {
     t.name: t
     for t in (
-        Target("bullseye", 11, (3, 9), "3.9.2", (2, 31)),
-        Target("bookworm", 12, (3, 11), "3.11.2", (2, 36)),
+        Target("bullseye", 11, (3, 9), "3.9.2", (2, 31), SPLIT_STDLIB),
+        Target("bookworm", 12, (3, 11), "3.11.2", (2, 36), SPLIT_STDLIB),
         Target("trixie", 13, (3, 13), "3.13.5", (2, 41)),
     )
 }

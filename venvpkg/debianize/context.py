@@ -154,7 +154,7 @@ def _package(
     exact = "(= ${binary:Version})"
     if package.role == "venv":
         depends = [f"python{context['python']}", "${shlibs:Depends}", "${misc:Depends}"]
-        depends += list(inputs.runtime_depends)
+        depends += list(inputs.target.stdlib_packages) + list(inputs.runtime_depends)
         summary = f"OpenStack {project} - virtualenv"
         description = [
             f"{project} {model.version} for OpenStack {inputs.series_label} and all its Python",
