@@ -245,12 +245,32 @@ class Resolver:
                 + (f" (and {len(found.conflicts) - 1} more)" if len(found.conflicts) > 1 else ""),
                 "fix the constraints, or pin a compatible version",
             )
+        resolved = self.compiled if strict else self._compiled_each_if_need_be
         if found.opaque:
-            return self.compiled(requirements, pins)
+            return resolved(requirements, pins)
         result = dict(found.chosen)
         if found.unpinned:
             leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
-            result |= self.compiled(leftovers, {**pins, **found.chosen})
+            result |= resolved(leftovers, {**pins, **found.chosen})
+        return result
+
+    def _compiled_each_if_need_be(
+        self, requirements: list[str], pins: Mapping[NormalizedName, Version]
+    ) -> dict[NormalizedName, Version]:
+        """pip-compile's answer for all; if one requirement sinks the run (victoria's
+        scipy 1.5.2 has no Python 3.9 wheel, and reading its metadata builds it against
+        a numpy the branch does not pin), each alone, leaving out those that fail."""
+        try:
+            return self.compiled(requirements, pins)
+        except ResolutionFailed:
+            pass
+        result: dict[NormalizedName, Version] = {}
+        for requirement in requirements:
+            try:
+                result |= self.compiled([requirement], pins)
+            except ResolutionFailed as error:
+                with self.log.open("a") as log:
+                    log.write(f"# left to fail in its build: {requirement}: {error}\n")
         return result
 
     def _accepting_pins(

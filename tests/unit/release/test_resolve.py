@@ -174,3 +174,22 @@ def test_a_build_requirement_the_pins_contradict_is_left_to_its_own_build(
     kept = resolver._accepting_pins(wanted, pins)
     assert kept == ["Cython>=0.29.18", "numpy==1.14.5; python_version=='3.7'"]
     assert "left to fail in its build: numpy==1.17.3" in (tmp_path / "r.log").read_text()
+
+
+class _OneSinks(resolve.Resolver):
+    """pip-compile replaced: any run that includes scipy fails, as victoria's did."""
+
+    def compiled(self, requirements, pins):  # type: ignore[no-untyped-def]
+        if any(r.startswith("scipy") for r in requirements):
+            raise resolve.ResolutionFailed("cannot resolve scipy: numpy==1.17.3 conflicts")
+        return {canonicalize_name(r.split(">")[0]): Version("1.0") for r in requirements}
+
+
+def test_not_strict_one_failing_requirement_leaves_the_others_resolved(tmp_path: Path) -> None:
+    resolver = _OneSinks(
+        _DatedIndex(), None, targets.lookup("bullseye"), resolve.Rules(), tmp_path / "r.log"
+    )  # type: ignore[arg-type]
+    wanted = ["Cython>=0.29", "scipy>=0.19.1", "pybind11>=2.4"]
+    chosen = resolver._compiled_each_if_need_be(wanted, {})
+    assert chosen == {"cython": Version("1.0"), "pybind11": Version("1.0")}
+    assert "left to fail in its build: scipy>=0.19.1" in (tmp_path / "r.log").read_text()
