@@ -26,6 +26,10 @@ class Target:
     # chroot has them (python3-dev), a node only when a venv package depends on them
     # (oslo.versionedobjects before 2.0 imports distutils.versionpredicate).
     stdlib_packages: tuple[str, ...] = ()
+    # The uwsgi binary uwsgi-plugin-python3 ships for this Python. Not the uwsgi_python3
+    # alternative: bullseye's and bookworm's plugin removes it whenever python3 itself is
+    # configured, and a unit that runs it cannot start afterwards.
+    uwsgi: str = "/usr/bin/uwsgi_python3"
 
     @property
     def python_tag(self) -> str:
@@ -79,8 +83,10 @@ SPLIT_STDLIB = ("python3-distutils", "python3-lib2to3")
 TARGETS = {
     t.name: t
     for t in (
-        Target("bullseye", 11, (3, 9), "3.9.2", (2, 31), SPLIT_STDLIB),
-        Target("bookworm", 12, (3, 11), "3.11.2", (2, 36), SPLIT_STDLIB),
+        Target("bullseye", 11, (3, 9), "3.9.2", (2, 31), SPLIT_STDLIB, "/usr/bin/uwsgi_python39"),
+        Target(
+            "bookworm", 12, (3, 11), "3.11.2", (2, 36), SPLIT_STDLIB, "/usr/bin/uwsgi_python311"
+        ),
         Target("trixie", 13, (3, 13), "3.13.5", (2, 41)),
     )
 }

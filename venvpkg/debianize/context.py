@@ -55,6 +55,7 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         # Since 3.13 venv writes a .gitignore, and legacy-cgi replaces the removed cgi module.
         "python_313": target.python >= (3, 13),
         "python_interpreter": str(target.interpreter),
+        "uwsgi": target.uwsgi,
         "venv_dir": venv_dir,
         "maintainer": inputs.maintainer,
         "homepage": HOMEPAGE.format(project),
