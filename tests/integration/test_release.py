@@ -307,7 +307,8 @@ def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
         check=False,
     )
     assert failed.returncode == 5
-    assert "2 of " in failed.stderr
+    # The broken build fails the run; the pin the index lacks is only named beside it.
+    assert "1 of " in failed.stderr
     assert "fixlib-broken==1.0: fatal error: no_such_header_venvpkg.h" in failed.stderr
     assert "fixlib-gone==2.1: fixlib-gone is not on http://127.0.0.1" in failed.stderr
     assert "Traceback" not in failed.stderr
@@ -330,6 +331,20 @@ def test_unbuildable_pin_fails_naming_it_and_allow_missing_packs_the_rest(
     assert lines[0].startswith("fixlib-broken==1.0: fatal error")
     assert lines[1].startswith("fixlib-gone==2.1: fixlib-gone is not on")
     assert all(line.endswith("(needed by nothing in the wheelhouse)") for line in lines)
+
+
+def test_a_full_release_packs_without_pins_the_index_lacks_and_names_them(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    constraints = requirements_dir / "upper-constraints.txt"
+    constraints.write_text(constraints.read_text() + "fixlib-gone===2.1\n")
+    arguments = ["release", SERIES, "--requirements", str(requirements_dir)]
+    done = venvpkg(*arguments, workdir=tmp_path, index=index_url)
+    assert f"warning: missing fixlib-gone==2.1: fixlib-gone is not on {index_url}" in done.stderr
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(_deb(tmp_path)), str(root)], check=True)
+    missing = (root / "usr/lib/venvpkg/wheelhouse/2025.2/missing.txt").read_text()
+    assert missing.startswith("fixlib-gone==2.1: fixlib-gone is not on")
 
 
 def test_unreachable_index_is_one_clear_line(requirements_dir: Path, tmp_path: Path) -> None:

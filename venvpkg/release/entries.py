@@ -12,7 +12,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from venvpkg.errors import VenvpkgError
-from venvpkg.index import Artifact, Index
+from venvpkg.index import Artifact, Index, NotOnIndex
 from venvpkg.places import HOST, Place
 from venvpkg.progress import Display
 from venvpkg.release.plan import ReleasePlan
@@ -45,6 +45,9 @@ class Failure:
     log: str
     # The wheelhouse's distributions that require it, once known.
     needed_by: tuple[str, ...] = ()
+    # The index has nothing for it on the target (trollius 2.1 is gone, python-nss has no
+    # sdist): no fix can come from here, so it is reported but does not fail the run.
+    unavailable: bool = False
 
     def line(self) -> str:
         """One line: the pin, its cause, and who needs it."""
@@ -54,7 +57,8 @@ class Failure:
     @classmethod
     def of(cls, entry: Entry, error: VenvpkgError, log: Path) -> Failure:
         where = getattr(error, "log", None) or log
-        return cls(str(entry.name), str(entry.version), error.message, str(where))
+        unavailable = isinstance(error, NotOnIndex)
+        return cls(str(entry.name), str(entry.version), error.message, str(where), (), unavailable)
 
 
 @dataclass(frozen=True)

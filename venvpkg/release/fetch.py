@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from venvpkg.errors import NetworkError, VenvpkgError
-from venvpkg.index import choose
+from venvpkg.errors import NetworkError
+from venvpkg.index import NotOnIndex, choose
 from venvpkg.release.entries import Context, Entry, Failure, parallel
 
 FETCH_THREADS = 16
@@ -24,7 +24,7 @@ def fetch(entries: Iterable[Entry], ctx: Context) -> list[Failure]:
     def fetch_one(entry: Entry) -> str:
         artifact = choose(ctx.index.files(entry.name, entry.version), target)
         if artifact is None:
-            raise VenvpkgError(f"no wheel for {target.python_tag} and no sdist on the index")
+            raise NotOnIndex(f"no wheel for {target.python_tag} and no sdist on the index")
         entry.artifact = artifact
         entry.downloaded = not (artifact.sha256 and store.has(artifact.sha256))
         entry.sha256 = ctx.index.download(artifact, store)

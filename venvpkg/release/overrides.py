@@ -1,5 +1,6 @@
 """Per-series override sets: pins that cannot build or import on a target's Python,
-replaced by the closest version that works, each with its reason.
+replaced by the closest version that works, each with its reason; where no version can
+work there (typed-ast 1.1.0 for queens' mypy on Python 3.9), the set omits the pin, saying why.
 
 venvpkg ships one set per target and series (data/overrides/DIST-SERIES.toml); a site
 adds entries or cancels shipped ones in venvpkg.toml's [overrides.DIST-SERIES]. A set may
@@ -26,12 +27,13 @@ class Override:
     """One replaced pin."""
 
     name: NormalizedName
-    version: Version
+    version: Version | None  # None: omitted from the wheelhouse
     reason: str
     origin: str
 
     def line(self, pinned: Version) -> str:
-        return f"{self.name} {pinned} -> {self.version}  # {self.reason} ({self.origin})"
+        chosen = self.version or "omitted"
+        return f"{self.name} {pinned} -> {chosen}  # {self.reason} ({self.origin})"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class OverrideSet:
                     f"override {override.name} ({override.origin}): the branch does not pin it",
                     "remove the entry, or check the name",
                 )
+            if override.version is None:
+                del replaced[override.name]
+                continue
             replaced[override.name] = Pin(pin.name, pin.project, override.version, override.origin)
         return replaced
 
@@ -89,15 +94,19 @@ def _pins(table: Mapping[str, Any], origin: str) -> list[Override]:
 
 
 def _override(name: str, entry: Any, where: str) -> Override:
-    if not isinstance(entry, dict) or set(entry) != {"version", "reason"}:
+    omitted = isinstance(entry, dict) and set(entry) == {"omit", "reason"} and entry["omit"] is True
+    if not omitted and (not isinstance(entry, dict) or set(entry) != {"version", "reason"}):
         raise DataError(
-            f'{where}: an override is {{ version = "…", reason = "…" }} or {{ cancel = true }}',
+            f'{where}: an override is {{ version = "…", reason = "…" }}, '
+            '{ omit = true, reason = "…" } or { cancel = true }',
             "fix the entry",
         )
-    try:
-        version = Version(str(entry["version"]))
-    except InvalidVersion:
-        raise DataError(f"{where}: {entry['version']!r} is not a version", "fix it") from None
+    version = None
+    if not omitted:
+        try:
+            version = Version(str(entry["version"]))
+        except InvalidVersion:
+            raise DataError(f"{where}: {entry['version']!r} is not a version", "fix it") from None
     if not str(entry["reason"]).strip():
         raise DataError(f"{where}: the reason is empty", "say why the pin is replaced")
     return Override(canonicalize_name(name), version, str(entry["reason"]), where.rsplit(" ", 1)[0])

@@ -53,6 +53,8 @@ class ReleasePlan:
     index_url: str = ""
     # overrides.txt: the pins an override set replaced, and why.
     overrides: str = ""
+    # Names an override set omits: never brought back to complete the closure.
+    omitted: frozenset[NormalizedName] = frozenset()
 
     @property
     def id(self) -> str:
@@ -163,13 +165,14 @@ def make_plan(
         request.allow_missing,
         settings.index_url,
         replaced.listing(branch),
+        frozenset(o.name for o in replaced.pins if o.version is None),
     )
 
 
 def _require_overrides_on_index(replaced: overrides.OverrideSet, settings: Settings) -> None:
     index = Index(settings.index_url, settings.paths.cache("index"))
     for override in replaced.pins:
-        if not index.files(override.name, override.version):
+        if override.version is not None and not index.files(override.name, override.version):
             raise UsageError(
                 f"override {override.name} {override.version} ({override.origin}) "
                 f"is not on {index.url}",

@@ -97,10 +97,12 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
     failed = _failed_names(result)
     result.entries = [e for e in entries.values() if e.name not in failed and e.wheel]
     result.failures = _with_users(result.failures, result.entries, plan)
-    if result.failures and not plan.allow_missing:
+    # A full release packs what the index has; a closure needs every one of its pins.
+    fatal = [f for f in result.failures if not (f.unavailable and not plan.projects)]
+    if fatal and not plan.allow_missing:
         shutil.rmtree(paths.staging, ignore_errors=True)
         raise BuildFailed(
-            f"{len(result.failures)} of {len(entries)} pins cannot be built for {plan.target.name}",
+            f"{len(fatal)} of {len(entries)} pins cannot be built for {plan.target.name}",
             "fix them, or pack the rest with --allow-missing",
             [f"{f.line()}; see {f.log}" for f in result.failures],
         )
@@ -192,7 +194,8 @@ def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dic
             continue
         for requirement in metadata.wheel_requires(entry.wheel):
             name = canonicalize_name(requirement.name)
-            if name in entries or not metadata.holds(requirement, environment):
+            known = name in entries or name in plan.omitted
+            if known or not metadata.holds(requirement, environment):
                 continue
             missing[name] = f"{requirement.name}{requirement.specifier}"
     return missing
