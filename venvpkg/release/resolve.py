@@ -221,6 +221,8 @@ class Resolver:
     log: Path
     # Where pip-compile runs: on the host for the host's release, else in the target's root.
     place: Place = HOST
+    # What a non-strict closure left out, by name, with pip's reason.
+    unresolved: dict[NormalizedName, str] = field(default_factory=dict)
 
     def closure(
         self,
@@ -269,6 +271,7 @@ class Resolver:
             try:
                 result |= self.compiled([requirement], pins)
             except ResolutionFailed as error:
+                self.unresolved[canonicalize_name(Requirement(requirement).name)] = error.message
                 with self.log.open("a") as log:
                     log.write(f"# left to fail in its build: {requirement}: {error}\n")
         return result

@@ -22,7 +22,6 @@ from venvpkg.release import buildroot, fetch, pack, sdists
 from venvpkg.release.entries import Context, Entry, Failure
 from venvpkg.release.lock import entries_from_lock, lock_text
 from venvpkg.release.plan import ReleasePlan
-from venvpkg.release.resolve import ResolutionFailed
 
 MAX_ROUNDS = 4
 
@@ -125,15 +124,12 @@ def _complete(
     ctx.display.info(f"completing the closure: {', '.join(sorted(missing))}")
     pins = {n: e.version for n, e in entries.items()}
     resolver = sdists.resolver(ctx, "missing")
-    try:
-        completed = resolver.closure(sorted(missing.values()), pins, strict=False)
-    except ResolutionFailed:
-        completed = {}
-        for name, requirement in sorted(missing.items()):
-            try:
-                completed |= resolver.closure([requirement], pins, strict=False)
-            except ResolutionFailed as error:
-                result.failures.append(Failure(name, "-", error.message, str(resolver.log)))
+    # Not strict, the resolver tries each requirement alone when all together fail.
+    completed = resolver.closure(sorted(missing.values()), pins, strict=False)
+    for name, requirement in sorted(missing.items()):
+        if canonicalize_name(name) not in completed:
+            why = resolver.unresolved.get(canonicalize_name(name), f"cannot resolve {requirement}")
+            result.failures.append(Failure(name, "-", why, str(resolver.log)))
     for name, version in completed.items():
         entries.setdefault(name, Entry(name, version))
 

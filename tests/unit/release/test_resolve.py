@@ -193,3 +193,5 @@ def test_not_strict_one_failing_requirement_leaves_the_others_resolved(tmp_path:
     chosen = resolver._compiled_each_if_need_be(wanted, {})
     assert chosen == {"cython": Version("1.0"), "pybind11": Version("1.0")}
     assert "left to fail in its build: scipy>=0.19.1" in (tmp_path / "r.log").read_text()
+    # What was left out stays known, with pip's reason, for the release to report.
+    assert resolver.unresolved == {"scipy": "cannot resolve scipy: numpy==1.17.3 conflicts"}
