@@ -285,10 +285,8 @@ class Resolver:
         environment = self.target.marker_environment() | {"extra": ""}
         kept = []
         for text in requirements:
-            requirement = Requirement(text)
-            pinned = pins.get(canonicalize_name(requirement.name))
-            applies = metadata.holds(requirement, environment)
-            if applies and pinned is not None and pinned not in requirement.specifier:
+            pinned = _refused_pin(Requirement(text), pins, environment)
+            if pinned is not None:
                 self.log.parent.mkdir(parents=True, exist_ok=True)
                 with self.log.open("a") as log:
                     log.write(f"# left to fail in its build: {text} (pinned: {pinned})\n")
@@ -346,15 +344,8 @@ class Resolver:
     def _fits(self, lines: list[str] | None, pins: Mapping[NormalizedName, Version]) -> bool:
         """Whether a candidate's unconditional requirements accept the pinned versions."""
         environment = self.target.marker_environment() | {"extra": ""}
-        for requirement in metadata.requirements(lines or []):
-            pinned = pins.get(canonicalize_name(requirement.name))
-            if (
-                metadata.holds(requirement, environment)
-                and pinned is not None
-                and pinned not in requirement.specifier
-            ):
-                return False
-        return True
+        requirements = metadata.requirements(lines or [])
+        return all(_refused_pin(r, pins, environment) is None for r in requirements)
 
     def _dated_tools(self, pins: Mapping[NormalizedName, Version]) -> str:
         """setuptools and wheel of the branch's day for the builds pip-compile makes to read
@@ -392,6 +383,16 @@ class Resolver:
 
 
 BUILD_TOOLS = ("setuptools", "wheel")
+
+
+def _refused_pin(
+    requirement: Requirement, pins: Mapping[NormalizedName, Version], environment: dict[str, str]
+) -> Version | None:
+    """The pin of the requirement's name, when the requirement applies here and refuses it."""
+    pinned = pins.get(canonicalize_name(requirement.name))
+    if pinned is None or not metadata.holds(requirement, environment):
+        return None
+    return None if pinned in requirement.specifier else pinned
 
 
 def _constraints_text(pins: Mapping[NormalizedName, Version], extra: str) -> str:
