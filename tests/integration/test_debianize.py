@@ -10,7 +10,11 @@ import os
 import pwd
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,7 +159,25 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     verify = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     uwsgi = Path("/etc/fixsvc/fixsvc-api-uwsgi.ini").read_text()
-    assert "module = fixsvc.wsgi.api:application" in uwsgi and "home = /opt/venvs/fixsvc" in uwsgi
+    assert "wsgi-file = /opt/venvs/fixsvc/bin/fixsvc-wsgi-api" in uwsgi
+    assert "home = /opt/venvs/fixsvc" in uwsgi
+    _api_serves_under_its_script_name_and_stops_on_the_units_signal()
+    # Files that follow the code's version are conffiles; the operator's main config is not.
+    conffiles = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Conffiles}", "fixsvc-common"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "/etc/fixsvc/api-paste.ini " in conffiles
+    assert "/etc/fixsvc/fixsvc-api-uwsgi.ini " in conffiles
+    assert "/etc/fixsvc/fixsvc.conf " not in conffiles
+    assert Path("/etc/fixsvc/policy.d").is_dir()
+    log_dir = Path("/var/log/fixsvc").stat()
+    assert (pwd.getpwuid(log_dir.st_uid).pw_name, oct(log_dir.st_mode & 0o777)) == (
+        "fixsvc",
+        "0o750",
+    )
     # What autopkgtest runs: every script answers, the WSGI module imports, samples generate.
     smoke = released / SOURCE / "debian" / "tests" / "smoke"
     ran = subprocess.run(["sh", "-e", str(smoke)], capture_output=True, text=True)
@@ -172,8 +194,10 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     venv_lib = Path("/opt/venvs/fixsvc/lib").stat()
     assert venv_lib.st_uid == 0 and not venv_lib.st_mode & 0o022
 
-    # An operator's edit survives an upgrade to a new revision.
+    # An operator's edits survive an upgrade to a new revision, of a conffile too.
     conf.write_text("[DEFAULT]\nworkers = 3\n")
+    paste = Path("/etc/fixsvc/api-paste.ini")
+    paste.write_text(paste.read_text() + "# the operator's line\n")
     config = tmp_path / "venvpkg.toml"
     config.write_text('[projects.fixsvc]\ndepends = ["adduser"]\n')
     rebuilt = venvpkg(
@@ -192,15 +216,16 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     _apt_install(newer["debs"])
     assert _installed_version("fixsvc-common") == "90:1.0-2+deb12"
     assert conf.read_text() == "[DEFAULT]\nworkers = 3\n"
+    assert paste.read_text().endswith("# the operator's line\n")
 
     # A newer version that installed one more file, then a downgrade to this one: purge
     # still removes it, because the registry of installed configs outlives the scripts.
     registry = Path("/var/lib/venvpkg/fixsvc.configs")
     assert "/etc/fixsvc/fixsvc.conf\n" in registry.read_text()
-    Path("/etc/fixsvc/policy.d").mkdir()
-    Path("/etc/fixsvc/policy.d/newer.yaml").write_text("# from a newer version\n")
+    Path("/etc/fixsvc/plugins").mkdir()
+    Path("/etc/fixsvc/plugins/newer.ini").write_text("# from a newer version\n")
     with registry.open("a") as listed:
-        listed.write("/etc/fixsvc/policy.d/newer.yaml\n")
+        listed.write("/etc/fixsvc/plugins/newer.ini\n")
     subprocess.run(
         ["dpkg", "--purge", *FIXSVC_PACKAGES],
         check=True,
@@ -210,6 +235,55 @@ def test_installed_packages_run_upgrade_keeping_config_and_purge_cleanly(
     assert not registry.exists()
     assert not Path("/opt/venvs/fixsvc").exists()
     assert not Path("/usr/bin/fixsvc-manage").exists()
+
+
+def _api_serves_under_its_script_name_and_stops_on_the_units_signal() -> None:
+    """Run fixsvc-api as its unit does (user, uwsgi binary, ini, kill signal): the
+    application is loaded through a script named like Debian's, so oslo.log would name
+    the log after that script, and the unit's stop signal ends uwsgi at once (a signal
+    that makes it reload leaves systemd waiting out its timeout)."""
+    unit = Path("/lib/systemd/system/fixsvc-api.service").read_text()
+    command = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).split()  # type: ignore[union-attr]
+    found = re.search(r"^KillSignal=(\w+)$", unit, re.M)
+    signal_name = found.group(1) if found else "SIGTERM"
+    runtime = Path("/run/fixsvc-api")
+    runtime.mkdir(exist_ok=True)
+    shutil.chown(runtime, "fixsvc", "fixsvc")
+    port = _free_port()
+    server = subprocess.Popen(
+        ["runuser", "-u", "fixsvc", "--", *command, "--http-socket", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = _get_when_up(f"http://127.0.0.1:{port}/", server)
+        assert body == "fixsvc-wsgi-api"
+        started = time.monotonic()
+        os.kill(server.pid, getattr(signal, signal_name))
+        server.wait(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        server.kill()
+        server.wait()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get_when_up(url: str, server: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return str(response.read().decode())
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 PATCH = """Description: add a site notice

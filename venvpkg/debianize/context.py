@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +41,8 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
     python = f"{target.python[0]}.{target.python[1]}"
     venv_dir = f"/opt/venvs/{project}"
     common = layout.package("common")
-    configs = _configs(model, layout, venv_dir, common.name)
+    configs = _configs(model, common.name)
+    conffiles = _conffiles(model, layout, venv_dir, common.name)
     context: dict[str, Any] = {
         "source": f"venv-{project}",
         "project": project,
@@ -73,11 +75,25 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         "main_config": _main_config(model),
         "rootwrap": model.has_rootwrap,
         "rootwrap_daemon": f"{project}-rootwrap-daemon" in model.console_scripts,
-        "user": {"name": project, "uid": layout.uid, "home": f"/var/lib/{project}"},
+        "user": {
+            "name": project,
+            "uid": layout.uid,
+            "home": f"/var/lib/{project}",
+            "shell": layout.shell,
+            "log_group": layout.log_group or project,
+        },
         "configs": configs,
+        "conffiles": conffiles,
+        "wsgi_files": [
+            {"name": s.wsgi_file, "service": _service(s)} for s in layout.services if s.generated
+        ],
+        "etc_dirs": [f"etc/{project}/{d}" for d in layout.config_dirs],
         "registry": f"/var/lib/venvpkg/{project}.configs",
         "config_dirs": sorted(
-            {c["target"].rsplit("/", 1)[0] for c in configs} | {f"/etc/{project}"}, reverse=True
+            {c["target"].rsplit("/", 1)[0] for c in configs}
+            | {f"/etc/{project}/{d}" for d in layout.config_dirs}
+            | {f"/etc/{project}"},
+            reverse=True,
         ),
         "console_scripts": sorted(model.console_scripts),
         "console_entry_points": dict(model.console_scripts),
@@ -119,16 +135,11 @@ def _main_config(model: ProjectModel) -> str:
     return names[0] if names else f"{model.name}.conf"
 
 
-def _configs(
-    model: ProjectModel, layout: Layout, venv_dir: str, common: str
-) -> list[dict[str, str]]:
-    """(source, target) of every config file installed into /etc/PROJECT when missing."""
+def _configs(model: ProjectModel, common: str) -> list[dict[str, str]]:
+    """The files an operator (or puppet) owns, copied into /etc/PROJECT only when missing:
+    the main configs from the generator and the policy sample."""
     etc = f"/etc/{model.name}"
     found = [
-        {"source": f"{venv_dir}/etc/{model.name}/{name}", "target": f"{etc}/{name}"}
-        for name in model.config_files
-    ]
-    found += [
         {"source": f"/usr/share/{common}/etc/{s.filename}", "target": f"{etc}/{s.filename}"}
         for s in model.samples
     ]
@@ -136,14 +147,41 @@ def _configs(
         found.append(
             {"source": f"/usr/share/{common}/etc/{POLICY_FILE}", "target": f"{etc}/{POLICY_FILE}"}
         )
+    return sorted(found, key=lambda c: c["target"])
+
+
+def _conffiles(
+    model: ProjectModel, layout: Layout, venv_dir: str, common: str
+) -> list[dict[str, str]]:
+    """Files that must follow the code's version, shipped in /etc/PROJECT as conffiles so
+    dpkg brings new content and keeps an operator's edits: the wheel's data files
+    (api-paste.ini, rootwrap), the uwsgi inis and the layout's files from the source tree.
+    `source` is where rules finds it, `pristine` where a venvpkg package before conffiles
+    kept its copy (preinst hands over an unedited file to dpkg)."""
+    venv = f"debian/venv-{model.name}{venv_dir}"
+    found = [
+        {
+            "source": f"{venv}/etc/{model.name}/{name}",
+            "name": name,
+            "pristine": f"{venv_dir}/etc/{model.name}/{name}",
+        }
+        for name in model.config_files
+    ]
     found += [
         {
-            "source": f"/usr/share/{common}/etc/{s.name}-uwsgi.ini",
-            "target": f"{etc}/{s.name}-uwsgi.ini",
+            "source": f"debian/uwsgi/{s.name}-uwsgi.ini",
+            "name": f"{s.name}-uwsgi.ini",
+            "pristine": f"/usr/share/{common}/etc/{s.name}-uwsgi.ini",
         }
         for s in layout.services
         if s.is_wsgi
     ]
+    found += [
+        {"source": f"etc/{source}", "name": name, "pristine": ""}
+        for name, source in layout.source_configs
+    ]
+    for conffile in found:
+        conffile["target"] = f"/etc/{model.name}/{conffile['name']}"
     return sorted(found, key=lambda c: c["target"])
 
 
@@ -163,12 +201,21 @@ def _package(
             f"{inputs.requirements_package}.",
         ]
         architecture = "any"
-    elif package.role == "python":
+    elif package.role == "python" and inputs.layout.compat_links:
         depends = [f"{venv} {exact}", "${misc:Depends}"]
         summary = f"OpenStack {project} - Python compatibility links"
         description = [
             f"Links for tools that look for {project} in Debian's Python path;",
             f"the code itself lives in the virtualenv under {venv_dir}.",
+        ]
+        architecture = "all"
+    elif package.role == "python":
+        depends = [f"{venv} {exact}", "${misc:Depends}"]
+        summary = f"OpenStack {project} - Python code (in the virtualenv)"
+        description = [
+            f"Installing python3-{project}, as Debian's package is named, installs",
+            f"the virtualenv under {venv_dir} that holds the code; it adds nothing to",
+            "Debian's Python path.",
         ]
         architecture = "all"
     elif package.role == "common":
@@ -199,19 +246,43 @@ def _package(
         "role": package.role,
         "architecture": architecture,
         "depends": depends,
-        "summary": summary,
-        "description": description,
+        "summary": _synopsis(summary, project, package),
+        "description": _wrapped(description),
         "services": [_service(s) for s in package.services],
         "links": _links(package, inputs.layout, venv_dir, context["python"]),
-        "install": _installs(package, inputs.layout, context),
+        "install": _installs(package, context),
         "defaults": list(package.defaults),
     }
+
+
+# lintian rejects a synopsis over 80 characters and description lines over 80 columns;
+# project and service names of any length must fit.
+SYNOPSIS_WIDTH = 72
+DESCRIPTION_WIDTH = 78
+
+
+def _synopsis(summary: str, project: str, package: Package) -> str:
+    if len(summary) <= SYNOPSIS_WIDTH:
+        return summary
+    shorter = f"OpenStack {project} - {len(package.services)} services"
+    return shorter if len(shorter) <= SYNOPSIS_WIDTH else f"OpenStack {package.role} package"
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """The description's lines as one paragraph, re-wrapped only if a line is too long."""
+    if all(len(line) <= DESCRIPTION_WIDTH for line in lines):
+        return lines
+    return textwrap.wrap(" ".join(lines), DESCRIPTION_WIDTH, break_on_hyphens=False)
 
 
 def _links(package: Package, layout: Layout, venv_dir: str, python: str) -> list[dict[str, str]]:
     links = [
         {"target": f"{venv_dir}/bin/{script}", "path": f"/usr/bin/{script}"}
         for script in package.scripts
+    ]
+    links += [
+        {"target": f"{venv_dir}/bin/{script}", "path": f"/usr/bin/{alias}"}
+        for alias, script in package.aliases
     ]
     if package.role == "python":
         site = f"{venv_dir}/lib/python{python}/site-packages"
@@ -222,28 +293,19 @@ def _links(package: Package, layout: Layout, venv_dir: str, python: str) -> list
     return links
 
 
-def _installs(package: Package, layout: Layout, context: dict[str, Any]) -> list[dict[str, str]]:
+def _installs(package: Package, context: dict[str, Any]) -> list[dict[str, str]]:
     """Files from debian/ that dh_install puts into the package."""
     found = [
         {"source": f"debian/units/{s.name}.service", "directory": "lib/systemd/system"}
         for s in package.services
     ]
-    if package.role == "common":
-        if context["rootwrap"]:
-            found.append(
-                {
-                    "source": f"debian/sudoers/{context['project']}_sudoers",
-                    "directory": "etc/sudoers.d",
-                }
-            )
-        found += [
+    if package.role == "common" and context["rootwrap"]:
+        found.append(
             {
-                "source": f"debian/uwsgi/{s.name}-uwsgi.ini",
-                "directory": f"usr/share/{package.name}/etc",
+                "source": f"debian/sudoers/{context['project']}_sudoers",
+                "directory": "etc/sudoers.d",
             }
-            for s in layout.services
-            if s.is_wsgi
-        ]
+        )
     return found
 
 

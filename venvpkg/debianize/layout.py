@@ -25,18 +25,23 @@ DEFAULT_UIDS = {"nova": 64060, "cinder": 64061, "glance": 64062}
 
 @dataclass(frozen=True)
 class Service:
-    """A systemd unit: a console script run as a daemon, or a WSGI module under uwsgi."""
+    """A systemd unit: a console script run as a daemon, or a WSGI application under uwsgi."""
 
     name: str
     script: str = ""
+    # module:application, when the release has a WSGI module (else pbr's script serves).
     wsgi: str = ""
     port: int = 0
-    # A pbr wsgi_script in the venv's bin, served where the release has no WSGI module.
+    # The script in the venv's bin that uwsgi loads, named as Debian's package names it:
+    # oslo.log names the log after it, and puppet's apache classes run /usr/bin/NAME.
     wsgi_file: str = ""
+    # rules writes wsgi_file (importing `wsgi`) when the release ships no pbr script of
+    # that name; pbr's own script is used as it is, as Debian does.
+    generated: bool = False
 
     @property
     def is_wsgi(self) -> bool:
-        return bool(self.wsgi or self.wsgi_file)
+        return bool(self.wsgi_file)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Package:
     services: tuple[Service, ...] = ()
     scripts: tuple[str, ...] = ()
     defaults: tuple[str, ...] = ()  # /etc/default files the package owns
+    # Other /usr/bin names for a WSGI script (keystone-wsgi-admin), as (alias, script).
+    aliases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,14 @@ class Layout:
     packages: tuple[Package, ...]
     uid: int | None
     compat_links: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # The service user's login shell and the group of /var/log/PROJECT, as Debian's own
+    # package of the project has them (keystone: /bin/sh, keystone:adm).
+    shell: str = "/usr/sbin/nologin"
+    log_group: str = ""
+    # Directories under /etc/PROJECT: oslo.policy reads policy.d by default.
+    config_dirs: tuple[str, ...] = ("policy.d",)
+    # Conffiles taken from the source tree, as (name in /etc/PROJECT, path under its etc/).
+    source_configs: tuple[tuple[str, str], ...] = ()
 
     def package(self, role: str) -> Package:
         return next(p for p in self.packages if p.role == role)
@@ -74,7 +89,7 @@ def plan_layout(model: ProjectModel) -> Layout:
         chosen = tuple(by_name[n] for n in names if n in by_name)
         if chosen or package == common_name:
             service_packages.append((package, chosen))
-    owned = {s.script for s in services if s.script}
+    owned = {s.script for s in services if s.script} | {s.wsgi_file for s in services}
     # pbr writes wsgi_scripts into the venv's bin too; puppet's stable branches point there.
     others = tuple(sorted((set(model.console_scripts) | set(model.wsgi_scripts)) - owned))
     packages = [Package(f"venv-{model.name}", "venv"), Package(f"python3-{model.name}", "python")]
@@ -82,14 +97,52 @@ def plan_layout(model: ProjectModel) -> Layout:
         packages.append(Package(common_name, "common", scripts=others))
     for name, chosen in service_packages:
         role = "common" if name == common_name else "service"
-        scripts = tuple(sorted({s.script for s in chosen if s.script}))
+        scripts = tuple(sorted({s.script or s.wsgi_file for s in chosen}))
         if role == "common":
             scripts = tuple(sorted(set(scripts) | set(others)))
         defaults = tuple(entry.get("defaults", {}).get(name, [])) if entry else ()
-        packages.append(Package(name, role, chosen, scripts, defaults))
+        aliases = _aliases(model, entry, chosen)
+        packages.append(Package(name, role, chosen, scripts, defaults, aliases))
     uid = entry.get("uid") if entry else DEFAULT_UIDS.get(model.name)
     links = _compat_links(model, entry)
-    return Layout(model.name, tuple(packages), uid, links)
+    entry = entry or {}
+    return Layout(
+        model.name,
+        tuple(packages),
+        uid,
+        links,
+        shell=entry.get("shell", Layout.shell),
+        log_group=entry.get("log_group", ""),
+        config_dirs=tuple(sorted({*Layout.config_dirs, *entry.get("config_dirs", [])})),
+        source_configs=_source_configs(model, entry),
+    )
+
+
+def _source_configs(model: ProjectModel, entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The table's files from the source tree that this release has (and the wheel lacks)."""
+    wanted = entry.get("source_configs", {})
+    return tuple(
+        sorted(
+            (name, source)
+            for name, source in wanted.items()
+            if source in model.source_etc and name not in model.config_files
+        )
+    )
+
+
+def _aliases(
+    model: ProjectModel, entry: dict[str, Any] | None, chosen: tuple[Service, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Old names of a package's WSGI scripts that the release no longer ships itself."""
+    files = {s.wsgi_file for s in chosen}
+    wanted = (entry or {}).get("wsgi_aliases", {})
+    return tuple(
+        sorted(
+            (alias, file)
+            for alias, file in wanted.items()
+            if file in files and alias not in model.wsgi_scripts
+        )
+    )
 
 
 def _known_services(model: ProjectModel, entry: dict[str, Any]) -> list[Service]:
@@ -99,21 +152,39 @@ def _known_services(model: ProjectModel, entry: dict[str, Any]) -> list[Service]
         script, wsgi = spec.get("script", ""), spec.get("wsgi", "")
         if script and script not in model.console_scripts:
             continue
-        # Older releases (keystone before Stein) serve a pbr wsgi_script, not a module.
-        fallback = spec.get("wsgi_script", "")
-        if wsgi and wsgi not in model.wsgi_modules and fallback in model.wsgi_scripts:
-            found.append(Service(name, wsgi_file=fallback, port=spec.get("port", 0)))
+        if not wsgi:
+            found.append(Service(name, script))
             continue
-        if wsgi and wsgi not in model.wsgi_modules:
+        file = spec.get("wsgi_script") or wsgi_script_name(model.name, wsgi)
+        served = _wsgi_service(model, name, wsgi, file, spec.get("port", 0))
+        if served is None:
             raise DataError(
-                f"{model.name} {model.version} has no WSGI module {wsgi} for {name} "
-                f"(it has {', '.join(model.wsgi_modules) or 'none'})",
+                f"{model.name} {model.version} has no WSGI module {wsgi} and no script "
+                f"{file} for {name} (it has {', '.join(model.wsgi_modules) or 'no module'})",
                 "override the layout in a site template directory, or report it",
             )
-        found.append(
-            Service(name, script, f"{wsgi}:application" if wsgi else "", spec.get("port", 0))
-        )
+        found.append(served)
     return found
+
+
+def wsgi_script_name(project: str, module: str) -> str:
+    """Debian's name for a WSGI script: PROJECT-wsgi-LAST (glance-wsgi-api)."""
+    return f"{project}-wsgi-{module.rsplit('.', 1)[1]}"
+
+
+def _wsgi_service(
+    model: ProjectModel, name: str, module: str, file: str, port: int
+) -> Service | None:
+    """A WSGI service loaded through the script `file`: pbr's own if the release has one
+    (keystone before Stein has no module), else one rules writes from the module."""
+    application = f"{module}:application" if module in model.wsgi_modules else ""
+    if file in model.console_scripts:  # a name taken by a command must not be overwritten
+        file = wsgi_script_name(model.name, module)
+    if file in model.wsgi_scripts:
+        return Service(name, wsgi=application, port=port, wsgi_file=file)
+    if application:
+        return Service(name, wsgi=application, port=port, wsgi_file=file, generated=True)
+    return None
 
 
 def _generic_services(model: ProjectModel) -> list[Service]:
@@ -127,7 +198,10 @@ def _generic_services(model: ProjectModel) -> list[Service]:
         last = module.rsplit(".", 1)[1]
         name = f"{model.name}-{last}" if last != "api" or f"{model.name}-api" not in taken else ""
         if name and name not in taken:
-            services.append(Service(name, wsgi=f"{module}:application"))
+            file = wsgi_script_name(model.name, module)
+            served = _wsgi_service(model, name, module, file, 0)
+            assert served is not None  # the module exists
+            services.append(served)
             taken.add(name)
     return services
 

@@ -44,6 +44,8 @@ class ProjectModel:
     samples: tuple[ConfigSample, ...]
     policy_namespaces: tuple[str, ...]
     requires: tuple[str, ...]
+    # Files under the source tree's etc/ (keystone's logging.conf.sample), relative to it.
+    source_etc: tuple[str, ...] = ()
 
     @property
     def has_rootwrap(self) -> bool:
@@ -75,7 +77,13 @@ def read(name: str, wheel: Path, tree: Path) -> ProjectModel:
         samples=_samples(tree, name, tuple(sorted(own))),
         policy_namespaces=tuple(sorted(entry_points.get("oslo.policy.policies", {}))),
         requires=tuple(requires),
+        source_etc=_source_etc(tree),
     )
+
+
+def _source_etc(tree: Path) -> tuple[str, ...]:
+    etc = tree / "etc"
+    return tuple(sorted(str(p.relative_to(etc)) for p in etc.rglob("*") if p.is_file()))
 
 
 def _entry_points(archive: zipfile.ZipFile, member: str) -> dict[str, dict[str, str]]:

@@ -46,6 +46,8 @@ def outputs(context: dict[str, Any]) -> list[Output]:
         files.append(Output(f"tests/functional/{context['project']}.j2", "tests/functional"))
     common = context["common_package"]
     files += [
+        Output("common.preinst.j2", f"{common}.preinst"),
+        Output("common.dirs.j2", f"{common}.dirs"),
         Output("common.postinst.j2", f"{common}.postinst"),
         Output("common.postrm.j2", f"{common}.postrm"),
         Output("common.logrotate.j2", f"{common}.logrotate"),
@@ -57,6 +59,10 @@ def outputs(context: dict[str, Any]) -> list[Output]:
     ]
     if context["rootwrap"]:
         files.append(Output("common.sudoers.j2", f"sudoers/{context['project']}_sudoers"))
+    files += [
+        Output("wsgi-script.j2", f"wsgi/{file['name']}", (("service", file["service"]),))
+        for file in context["wsgi_files"]
+    ]
     for package in context["packages"]:
         scope = (("package", package),)
         files.append(

@@ -109,7 +109,41 @@ def test_old_nova_serves_its_pbr_wsgi_scripts_and_gets_no_dangling_links() -> No
     assert services["nova-api"].wsgi_file == "nova-api-wsgi"
     assert services["nova-api-metadata"].wsgi_file == "nova-metadata-wsgi"
     assert split.compat_links == ()
-    assert "nova-api-wsgi" in split.package("common").scripts
+    assert not any(s.generated for s in split.services)
+    api = next(p for p in split.packages if p.name == "nova-api")
+    assert api.scripts == ("nova-api-wsgi", "nova-metadata-wsgi")
+    assert "nova-api-wsgi" not in split.package("common").scripts
+
+
+def test_wsgi_services_run_a_script_named_as_debian_names_it() -> None:
+    """uwsgi loads /opt/venvs/P/bin/NAME (oslo.log names the log after it); where the
+    release has only the module, venvpkg writes the script; old names stay as links."""
+    keystone = _model("keystone", ["keystone-manage"], ("keystone.wsgi.api",))
+    keystone = dataclasses.replace(
+        keystone, source_etc=("default_catalog.templates", "logging.conf.sample")
+    )
+    split = layout.plan_layout(keystone)
+    (service,) = split.services
+    assert (service.wsgi_file, service.generated) == ("keystone-wsgi-public", True)
+    package = split.package("common")
+    assert package.name == "keystone"
+    assert "keystone-wsgi-public" in package.scripts
+    assert package.aliases == (("keystone-wsgi-admin", "keystone-wsgi-public"),)
+    assert (split.shell, split.log_group) == ("/bin/sh", "adm")
+    assert split.config_dirs == ("policy.d", "ssl")
+    assert dict(split.source_configs) == {
+        "default_catalog.templates": "default_catalog.templates",
+        "logging.conf": "logging.conf.sample",
+    }
+    glance = layout.plan_layout(_model("glance", ["glance-manage"], ("glance.wsgi.api",)))
+    assert glance.services[0].wsgi_file == "glance-wsgi-api"
+    assert (glance.shell, glance.log_group) == ("/usr/sbin/nologin", "")
+
+
+def test_a_generated_wsgi_script_never_takes_a_commands_name() -> None:
+    neutron = _model("neutron", ["neutron-api"], ("neutron.wsgi.api",))
+    service = next(s for s in layout.plan_layout(neutron).services if s.name == "neutron-api")
+    assert service.wsgi_file == "neutron-wsgi-api"
 
 
 def test_unknown_projects_get_the_generic_split() -> None:
@@ -224,12 +258,61 @@ def test_a_policy_sample_is_generated_unless_the_project_ships_one() -> None:
 
     keystone = _model("keystone", ["keystone-manage"], ("keystone.wsgi.api",))
     policed = dataclasses.replace(keystone, policy_namespaces=("keystone",))
-    split = layout.plan_layout(policed)
-    targets_of = [
-        c["target"] for c in context._configs(policed, split, "/opt/venvs/keystone", "keystone")
-    ]
+    targets_of = [c["target"] for c in context._configs(policed, "keystone")]
     assert "/etc/keystone/policy.yaml" in targets_of
     assert context._policy(policed) == {"namespaces": ["keystone"], "filename": "policy.yaml"}
     shipped = dataclasses.replace(policed, config_files=("policy.yaml",))
     assert context._policy(shipped) is None
     assert context._policy(_model("fixsvc", [])) is None
+
+
+def test_files_that_follow_the_code_are_conffiles_and_the_operators_are_not() -> None:
+    """api-paste.ini, rootwrap, the uwsgi ini and logging.conf come with each version
+    (dpkg keeps edits); the generated main config is only installed when missing."""
+    from venvpkg.debianize import context
+
+    nova = dataclasses.replace(
+        _model(
+            "nova",
+            ["nova-manage", "nova-rootwrap"],
+            ("nova.wsgi.osapi_compute", "nova.wsgi.metadata"),
+        ),
+        config_files=("api-paste.ini", "rootwrap.conf", "rootwrap.d/compute.filters"),
+        samples=(model.ConfigSample("nova.conf", ("nova.conf",)),),
+    )
+    split = layout.plan_layout(nova)
+    conffiles = context._conffiles(nova, split, "/opt/venvs/nova", "nova-common")
+    assert [c["target"] for c in conffiles] == [
+        "/etc/nova/api-paste.ini",
+        "/etc/nova/nova-api-metadata-uwsgi.ini",
+        "/etc/nova/nova-api-uwsgi.ini",
+        "/etc/nova/rootwrap.conf",
+        "/etc/nova/rootwrap.d/compute.filters",
+    ]
+    assert conffiles[0]["source"] == "debian/venv-nova/opt/venvs/nova/etc/nova/api-paste.ini"
+    assert [c["target"] for c in context._configs(nova, "nova-common")] == ["/etc/nova/nova.conf"]
+
+
+def test_descriptions_fit_lintians_width_for_any_project_name() -> None:
+    from venvpkg.debianize import context
+
+    name = "a-very-long-openstack-project-name-for-width"
+    long = _model(name, [f"{name}-api-listener-engine", f"{name}-conductor-worker"])
+    split = layout.plan_layout(long)
+    rendered = context.build(
+        context.Inputs(
+            model=long,
+            layout=split,
+            target=targets.lookup("bookworm"),
+            series_id="2025.2",
+            series_label="2025.2 (flamingo)",
+            version="90:1.0-1+deb12",
+            requirements_package="openstack-requirements-2025.2",
+            requirements_version="1",
+            wheelhouse_dir="/usr/share/openstack-requirements-2025.2/wheelhouse",
+            maintainer="m <m@example.invalid>",
+        )
+    )
+    for package in rendered["packages"]:
+        assert len(package["summary"]) <= 80, package["summary"]
+        assert all(len(" " + line) <= 80 for line in package["description"]), package
