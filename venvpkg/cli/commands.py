@@ -19,7 +19,7 @@ from venvpkg.ship import test as check
 
 
 def _dist_series(args: argparse.Namespace, settings: Settings) -> tuple[str, str]:
-    chosen, target = series.with_target(args.series, _target(args.dist, settings))
+    chosen, target = series.with_target(args.series, _target(args.target, settings))
     return target.name, chosen.id
 
 
@@ -81,7 +81,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display)
 
 
 def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
-    chosen, target = series.with_target(args.series, _target(args.dist, settings))
+    chosen, target = series.with_target(args.series, _target(args.target, settings))
     wanted = pipeline.PipelineRequest(chosen, target, tuple(args.projects), args.backend)
     result = pipeline.run(wanted, settings, display)
     passed = result.passed
@@ -234,7 +234,7 @@ def _request(project: str, args: argparse.Namespace, settings: Settings) -> debi
     if args.version == "":
         raise UsageError("--version is empty", "give a version, or leave it out for the latest")
     return debianize.make_request(
-        project, args.series, args.version, args.source, _target(args.dist, settings), settings
+        project, args.series, args.version, args.source, _target(args.target, settings), settings
     )
 
 

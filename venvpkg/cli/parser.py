@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument(
         "series", metavar="SERIES", help="number or codename, e.g. 2025.2 or flamingo"
     )
-    release.add_argument("--target", metavar="DIST", help="Debian release (default: per series)")
+    _target_option(release)
     release.add_argument(
         "--projects",
         metavar="P,...",
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--source", metavar="SRC", help="DIR, TARBALL or GIT-URL@REF (default: PyPI sdist)"
         )
-        command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+        _target_option(command)
         command.set_defaults(handler=handler)
     _ship_commands(commands, common)
     return parser
@@ -156,7 +156,7 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
         ("rollback", handlers.cmd_rollback, "restore production as it was before the last promote"),
     ):
         command = commands.add_parser(name, parents=common, help=text)
-        command.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+        _target_option(command)
         command.add_argument("--series", metavar="S", help="default: newest maintained series")
         if name == "publish":
             command.add_argument("debs", metavar="DEB", nargs="*", help="default: all built")
@@ -173,6 +173,17 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
     )
     chain.add_argument("series", metavar="SERIES")
     chain.add_argument("projects", metavar="PROJECT", nargs="+")
-    chain.add_argument("--dist", metavar="DIST", help="Debian release (default: per series)")
+    _target_option(chain)
     chain.add_argument("--backend", choices=BACKENDS, help="default: sbuild")
     chain.set_defaults(handler=handlers.cmd_pipeline)
+
+
+def _target_option(command: argparse.ArgumentParser) -> None:
+    # README and `venvpkg series` say "target"; --dist stays for scripts written before.
+    command.add_argument(
+        "--target",
+        "--dist",
+        dest="target",
+        metavar="DIST",
+        help="Debian release (default: per series)",
+    )
