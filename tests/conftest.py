@@ -60,6 +60,12 @@ def build_fixture_files(files: Path) -> None:
         scripts={"fixproj-manage": "fixproj:main"},
     )
     project.build(files)
+    # A deliverable published as python-fixwatch, and strangers holding look-alike names.
+    opendev = "Project-URL: Source Code, https://opendev.org/openstack/fixwatch\n"
+    packages.make_sdist(files, "python-fixwatch", "1.0", {"fixwatch.py": ""}, metadata=opendev)
+    stranger = "Home-page: https://github.com/someone/fixwatch/\n"
+    packages.make_sdist(files, "fixwatch", "1.0", {"fixwatch.py": ""}, metadata=stranger)
+    packages.make_sdist(files, "fixvenus", "1.0", {"fixvenus.py": ""})
 
 
 @pytest.fixture(scope="session")

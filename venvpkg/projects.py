@@ -19,12 +19,23 @@ from venvpkg.config import ProjectSettings, Settings
 from venvpkg.errors import UsageError
 from venvpkg.series import Series
 
-# Deliverables whose PyPI distribution name differs from the deliverable name.
+# Deliverables whose PyPI distribution name differs from the deliverable name: the first
+# name tried, still checked against the deliverable's repository (provenance.py), and
+# the name a user may type instead of the deliverable's.
 PYPI_NAMES = {
-    "placement": "openstack-placement",
-    "heat": "openstack-heat",
+    "adjutant": "python-adjutant",
     "cyborg": "openstack-cyborg",
-    "skyline-apiserver": "skyline-apiserver",
+    "heat": "openstack-heat",
+    "placement": "openstack-placement",
+    "venus": "openstack-venus",
+    "watcher": "python-watcher",
+}
+# Deliverables whose PyPI metadata names no repository, checked by hand instead.
+VERIFIED_NAMES = {
+    # openstack-venus (PKG-INFO: no Home-page, no Project-URL) is the only PyPI project
+    # whose releases match openstack/releases' venus tags (5.0.0 .. 7.0.0, with rc1s)
+    # and whose sdists carry pbr's ChangeLog of opendev.org/openstack/venus.
+    "venus": "openstack-venus",
 }
 
 
@@ -38,6 +49,8 @@ class Project:
     latest: str
     # The newest PEP 440 release of the series, whatever tag followed it.
     latest_release: str = ""
+    # Its repositories (openstack/keystone): what its PyPI metadata must point at.
+    repos: tuple[str, ...] = ()
 
     @property
     def pypi_name(self) -> str:
@@ -59,6 +72,8 @@ class ProjectPin:
     name: str
     pypi_name: str
     version: Version
+    # The deliverable's repositories; empty for a site's own project.
+    repos: tuple[str, ...] = ()
 
     def requirement(self) -> str:
         return f"{self.pypi_name}=={self.version}"
@@ -70,7 +85,11 @@ def _deliverables() -> dict[str, dict[str, Project]]:
     by_series: dict[str, dict[str, Project]] = {}
     for row in csv.DictReader(io.StringIO(text.read_text()), delimiter="\t"):
         by_series.setdefault(row["series"], {})[row["deliverable"]] = Project(
-            row["deliverable"], row["type"], row["latest_version"], row.get("latest_release", "")
+            row["deliverable"],
+            row["type"],
+            row["latest_version"],
+            row.get("latest_release", ""),
+            tuple(r for r in (row.get("repos") or "").split(",") if r),
         )
     return by_series
 
@@ -114,9 +133,8 @@ def project_pins(series: Series, specs: list[str]) -> tuple[ProjectPin, ...]:
             # An explicit NAME==VERSION may name a project outside openstack/releases
             # (a site's own service); the resolver then checks it exists.
             project = Project(name, "service", wanted)
-        found.append(
-            ProjectPin(project.name, project.pypi_name, _project_version(series, project, wanted))
-        )
+        version = _project_version(series, project, wanted)
+        found.append(ProjectPin(project.name, project.pypi_name, version, project.repos))
     return tuple(found)
 
 

@@ -7,6 +7,7 @@ dpkg-source. Hands on a records.SourceRecord.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import debformats, projects, records, runner, series, sysdeps, targets
+from venvpkg import debformats, projects, provenance, records, runner, series, sysdeps, targets
 from venvpkg.config import ProjectSettings, Settings
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import inputs, lock, model, render, site, source, versions
@@ -44,6 +45,8 @@ class Request:
     target: targets.Target
     source: str | None = None
     options: ProjectSettings = field(default_factory=ProjectSettings)
+    # The deliverable's repositories: its PyPI sdist must name one (provenance.py).
+    repos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def make_request(
         chosen, [f"{project_name}=={version}" if version is not None else project_name]
     )
     options = projects.project_settings(pin.name, settings)
-    return Request(pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options)
+    return Request(
+        pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options, pin.repos
+    )
 
 
 def debianize(request: Request, settings: Settings, display: Display) -> Result:
@@ -139,6 +144,8 @@ def debianize(request: Request, settings: Settings, display: Display) -> Result:
 def _unless_unchanged(job: Job) -> Result:
     """The recorded result when no input changed since it was made; else debianize anew."""
     request = job.request
+    if request.source is None:
+        request = _verified(request, job)
     origin = source.obtain(request, job.index, job.settings.paths.store, job.scratch, job.logs)
     job.display.info(f"source: {origin.origin}")
     upstream = versions.upstream(request.version)
@@ -151,6 +158,16 @@ def _unless_unchanged(job: Job) -> Result:
     done = _debianize(job, origin)
     inputs.remember(where, wanted, done.record)
     return done
+
+
+def _verified(request: Request, job: Job) -> Request:
+    """The request under the PyPI name whose metadata names the deliverable's repository."""
+    pin = projects.ProjectPin(request.project, request.pypi_name, request.version, request.repos)
+    paths = job.settings.paths
+    checked = provenance.verified(pin, job.index, paths.store, paths.cache("provenance"))
+    if checked.pypi_name != request.pypi_name:
+        job.display.info(f"{request.project} is {checked.pypi_name} on the index")
+    return dataclasses.replace(request, pypi_name=checked.pypi_name)
 
 
 @dataclass(frozen=True)

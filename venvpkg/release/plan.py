@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from venvpkg import __version__, projects, sysdeps
+from venvpkg import __version__, projects, provenance, sysdeps
 from venvpkg.config import Settings
 from venvpkg.errors import UsageError
 from venvpkg.index import Index
@@ -146,7 +146,7 @@ def make_plan(
     _require_overrides_on_index(replaced, settings)
     rules = branch_rules(data, _applicable_build_constraints(data, target), series, denied)
     pinned = {name: pin.version for name, pin in constraints.items()}
-    chosen = projects.project_pins(series, list(request.projects))
+    chosen = _verified(projects.project_pins(series, list(request.projects)), settings)
     place = where()
     wanted = _closure(chosen, pinned, rules, request, settings, place) if chosen else pinned
     bindep = sysdeps.build_dependencies(
@@ -167,6 +167,13 @@ def make_plan(
         replaced.listing(branch),
         frozenset(o.name for o in replaced.pins if o.version is None),
     )
+
+
+def _verified(pins: tuple[ProjectPin, ...], settings: Settings) -> tuple[ProjectPin, ...]:
+    """Each project under the PyPI name whose metadata names its repository."""
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    cache = settings.paths.cache("provenance")
+    return tuple(provenance.verified(p, index, settings.paths.store, cache) for p in pins)
 
 
 def _require_overrides_on_index(replaced: overrides.OverrideSet, settings: Settings) -> None:
