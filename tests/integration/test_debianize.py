@@ -494,3 +494,24 @@ def test_a_venv_whose_console_script_cannot_import_fails_its_runtime_check(
         "ModuleNotFoundError: No module named 'fixlib_gone'"
     ) in logs
     assert "runtime check: fixsvc-engine: module fixsvc.cli does not import" in logs
+
+
+def test_debianize_on_a_fresh_workdir_makes_the_requirements_package_itself(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    """`venvpkg debianize PROJECT` works as typed: no "run venvpkg release first"."""
+    workdir = tmp_path / "fresh"
+    result = venvpkg(
+        "debianize",
+        *ARGS,
+        "--requirements",
+        str(requirements_dir),
+        workdir=workdir,
+        index=index_url,
+    )
+    assert "no requirements package for 2025.2 (flamingo) on bookworm yet" in result.stderr
+    assert "making it for fixsvc==1.0" in result.stderr
+    assert list((workdir / "debs/bookworm-2025.2").glob("openstack-requirements-2025.2_*.deb"))
+    assert (workdir / SOURCE / "debian" / "control").is_file()
+    again = venvpkg("debianize", *ARGS, workdir=workdir, index=index_url)
+    assert "making it" not in again.stderr

@@ -238,8 +238,35 @@ def _request(project: str, args: argparse.Namespace, settings: Settings) -> debi
     )
 
 
+def _released(
+    requests: list[debianize.Request],
+    args: argparse.Namespace,
+    settings: Settings,
+    display: Display,
+) -> None:
+    """debianize and build need the series' requirements package; where a workdir has
+    none yet, make it for the projects' closure, as `release --projects` would."""
+    groups: dict[tuple[str, str], list[debianize.Request]] = {}
+    for request in requests:
+        groups.setdefault((request.series.id, request.target.name), []).append(request)
+    for group in groups.values():
+        first = group[0]
+        # From a given source the project need not be on the index: say what to run.
+        if debianize.has_release(settings, first.series, first.target) or first.source:
+            continue
+        specs = tuple(f"{r.project}=={r.version}" for r in group)
+        display.info(
+            f"no requirements package for {first.series.label} on {first.target.name} yet: "
+            f"making it for {', '.join(specs)} (venvpkg release {first.series.id} "
+            f"--target {first.target.name} --projects {','.join(specs)})"
+        )
+        wanted = ReleaseRequest(first.series, first.target, specs, args.requirements)
+        run_release(plan_release(wanted, settings, display), settings, display)
+
+
 def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     request = _request(args.project, args, settings)
+    _released([request], args, settings, display)
     result = debianize.debianize(request, settings, display)
     summary = {
         "source": str(result.source_dir),
@@ -263,6 +290,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings, display: Display) ->
     opts = builder.options(settings, args.backend, args.verify_reproducible, args.rebuild)
     # Every name and version is checked before the first project's work starts.
     requests = [_request(p, args, settings) for p in args.projects]
+    _released(requests, args, settings, display)
     jobs = [builder.Job(r, debianize.debianize(r, settings, display)) for r in requests]
     results = builder.build_all(jobs, settings, display, opts)
     if settings.json:

@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--source", metavar="SRC", help="DIR, TARBALL or GIT-URL@REF (default: PyPI sdist)"
         )
+        command.add_argument(
+            "--requirements",
+            metavar="SRC",
+            help="openstack/requirements checkout or git URL[@REF] for the requirements "
+            "package when it must be made (default: bundled)",
+        )
         _target_option(command)
         command.set_defaults(handler=handler)
     _ship_commands(commands, common)

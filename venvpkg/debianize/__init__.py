@@ -94,6 +94,13 @@ class Job:
         return Index(self.settings.index_url, self.settings.paths.cache("index"))
 
 
+def has_release(settings: Settings, chosen: series.Series, target: targets.Target) -> bool:
+    """Whether the workdir holds a requirements package for the series and target."""
+    paths = settings.paths.release(target.name, chosen.id)
+    record = records.read(paths.record, ReleaseRecord.from_dict)
+    return record is not None and record.lock.is_file()
+
+
 def release_record(
     settings: Settings, chosen: series.Series, target: targets.Target
 ) -> ReleaseRecord:
