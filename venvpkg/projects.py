@@ -94,6 +94,13 @@ def _deliverables() -> dict[str, dict[str, Project]]:
     return by_series
 
 
+def service_names() -> frozenset[str]:
+    """Every service deliverable of any series: the Debian sources worth reading."""
+    return frozenset(
+        p.name for known in _deliverables().values() for p in known.values() if p.kind == "service"
+    )
+
+
 def lookup(series: Series, name: str) -> Project:
     """A deliverable of `series` by deliverable or PyPI name."""
     known = _deliverables().get(series.codename, {})

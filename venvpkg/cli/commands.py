@@ -8,8 +8,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from venvpkg import builder, chroot, debianize, pipeline, series, targets
+from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets
 from venvpkg.config import Settings
+from venvpkg.debianize import archive
 from venvpkg.errors import BuildFailed, UsageError
 from venvpkg.progress import Display
 from venvpkg.release import ReleaseRequest, plan_release
@@ -194,6 +195,15 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         print(result.package.deb)
 
 
+def _read_archive(dist: str, settings: Settings, display: Display) -> None:
+    """Debian's own split of the OpenStack projects, read from the same mirror as the
+    chroot; debianize uses it instead of the bundled copy from now on."""
+    cache = settings.paths.cache("debian-archive")
+    path = archive.refresh(dist, settings.chroot.mirror, cache, projects.service_names())
+    found = archive.load(dist, cache)
+    display.info(f"read Debian's split of {len(found.sources)} OpenStack sources ({dist}): {path}")
+
+
 def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     if args.action != "list" and not args.dists:
         raise UsageError(f"chroot {args.action} needs a DIST", "e.g. venvpkg chroot create trixie")
@@ -204,6 +214,7 @@ def cmd_chroot(args: argparse.Namespace, settings: Settings, display: Display) -
             chroot.ensure(dist, settings, display)
         elif args.action == "update":
             chroot.update(dist, settings, display)
+            _read_archive(dist, settings, display)
         elif args.action == "remove":
             chroot.remove(dist, settings.paths)
             display.info(f"removed the {dist} chroot")

@@ -21,8 +21,8 @@ from packaging.version import Version
 
 from venvpkg import debformats, projects, provenance, records, runner, series, sysdeps, targets
 from venvpkg.config import ProjectSettings, Settings
+from venvpkg.debianize import archive, inputs, lock, model, render, site, source, versions
 from venvpkg.debianize import context as contexts
-from venvpkg.debianize import inputs, lock, model, render, site, source, versions
 from venvpkg.debianize import layout as layouts
 from venvpkg.debianize import patches as quilt
 from venvpkg.errors import UsageError
@@ -157,7 +157,10 @@ def _unless_unchanged(job: Job) -> Result:
     job.display.info(f"source: {origin.origin}")
     upstream = versions.upstream(request.version)
     where = job.paths.debianized / f"{request.project}-{upstream}.json"
-    wanted = inputs.digest(request, job.settings.index_url, job.release, origin.archive)
+    debian_data = job.settings.paths.cache("debian-archive")
+    wanted = inputs.digest(
+        request, job.settings.index_url, job.release, origin.archive, debian_data
+    )
     seen = inputs.recall(where, wanted)
     if seen is not None:
         job.display.info(f"debianize: venv-{request.project} {seen.version} unchanged")
@@ -237,13 +240,28 @@ def _inspect(job: Job, origin: source.Source) -> Inspected:
         if bindep.is_file()
         else []
     )
-    layout = layouts.plan_layout(project)
+    layout = layouts.plan_layout(project, _debian_split(job))
     patches = quilt.chosen(request.series.id, request.project, request.options.patches)
     for patch in patches:
         job.display.info(f"patch: {patch.name} ({patch.origin}): {patch.description}")
     return Inspected(
         origin, tree, project, layout, overrides, locked, tuple(runtime), tuple(patches)
     )
+
+
+def _debian_split(job: Job) -> archive.DebianSource | None:
+    """Debian's own package of the project, from the target's archive or the newest that
+    has it; the six projects of layouts.toml's tables do not need it."""
+    request = job.request
+    if "packages" in (projects.layouts().get(request.project) or {}):
+        return None
+    cache = job.settings.paths.cache("debian-archive")
+    found = archive.source(request.project, request.target.name, cache)
+    if found is None:
+        job.display.info(f"split: Debian has no {request.project}; the generic split")
+    else:
+        job.display.info(f"split: as Debian's {found.name} {found.version} ({found.dist})")
+    return found
 
 
 def _render(job: Job, seen: Inspected, staging: Path, version: str) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from venvpkg.debianize.layout import Layout, Package, Service
 from venvpkg.debianize.model import ProjectModel
@@ -73,6 +76,8 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         ],
         "policy": _policy(model),
         "main_config": _main_config(model),
+        # Whether the project's daemons take oslo.config's --config-file and --log-file.
+        "oslo_config": bool(model.samples) or "oslo.config" in _requirement_names(model),
         "rootwrap": model.has_rootwrap,
         "rootwrap_daemon": f"{project}-rootwrap-daemon" in model.console_scripts,
         "user": {
@@ -117,6 +122,10 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
 
 
 POLICY_FILE = "policy.yaml"
+
+
+def _requirement_names(model: ProjectModel) -> set[str]:
+    return {canonicalize_name(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in model.requires}
 
 
 def _policy(model: ProjectModel) -> dict[str, Any] | None:
@@ -230,10 +239,27 @@ def _package(
             f"and command-line tools, running from the virtualenv under {venv_dir}.",
         ]
         architecture = "all"
-    else:
+    elif package.role == "meta":
+        # Debian's glance and designate: installing it installs every service.
+        services = [p.name for p in inputs.layout.packages if p.role == "service" and p.services]
+        depends = [f"{name} {exact}" for name in services] + ["${misc:Depends}"]
+        summary = f"OpenStack {project} - all services"
+        description = [
+            f"Installs every service package of OpenStack {project}, as Debian's {package.name}",
+            "package does.",
+        ]
+        architecture = "all"
+    elif package.services:
         depends = [f"{context['common_package']} {exact}", "${misc:Depends}"]
         summary = f"OpenStack {project} - {', '.join(s.name for s in package.services)}"
         description = [f"The {s.name} service of OpenStack {project}." for s in package.services]
+        architecture = "all"
+    else:
+        depends = [f"{context['common_package']} {exact}", "${misc:Depends}"]
+        summary = f"OpenStack {project} - {package.name} tools"
+        description = [
+            f"The tools Debian's {package.name} package holds: {', '.join(package.scripts)}."
+        ]
         architecture = "all"
     if package.role == "common" and package.services:
         summary = f"OpenStack {project} - {', '.join(s.name for s in package.services)}"

@@ -33,8 +33,15 @@ DIRECTORY_OPTIONS = ("templates", "patches")
 LIBRARIES = ("jinja2", "python-debian", "bindep", "packaging")
 
 
-def digest(request: Request, index_url: str, release: ReleaseRecord, archive: Path) -> str:
-    """One sha256 over every input of a debianized tree."""
+def digest(
+    request: Request,
+    index_url: str,
+    release: ReleaseRecord,
+    archive: Path,
+    debian_data: Path | None = None,
+) -> str:
+    """One sha256 over every input of a debianized tree (`debian_data`: the workdir's
+    Debian archive extracts, which decide the split as the bundled ones do)."""
     options = asdict(request.options)
     inputs = {
         "project": [request.project, request.pypi_name, str(request.version)],
@@ -47,6 +54,7 @@ def digest(request: Request, index_url: str, release: ReleaseRecord, archive: Pa
             k: tree_digest(Path(options[k])) for k in DIRECTORY_OPTIONS if options.get(k)
         },
         "archive": sha256_file(archive),
+        "debian_archive": tree_digest(debian_data) if debian_data else "",
         "release": [release.package, release.version, sha256_file(release.lock)],
         "venvpkg": code_digest(),
         "libraries": [metadata.version(name) for name in LIBRARIES],

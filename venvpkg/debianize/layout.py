@@ -8,10 +8,14 @@ and venv-PROJECT. Which services exist is always checked against the project its
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from venvpkg import projects
+from venvpkg.debianize import from_archive
+from venvpkg.debianize import model as model_names
+from venvpkg.debianize.archive import DebianSource
 from venvpkg.debianize.model import ProjectModel
 from venvpkg.errors import DataError
 
@@ -29,6 +33,8 @@ class Service:
 
     name: str
     script: str = ""
+    # Arguments Debian's unit gives the script (ceilometer-polling --polling-namespaces central).
+    args: str = ""
     # module:application, when the release has a WSGI module (else pbr's script serves).
     wsgi: str = ""
     port: int = 0
@@ -47,7 +53,7 @@ class Service:
 @dataclass(frozen=True)
 class Package:
     name: str
-    role: str  # venv, python, common or service
+    role: str  # venv, python, common, service, or meta (Debian's glance: pulls in the services)
     services: tuple[Service, ...] = ()
     scripts: tuple[str, ...] = ()
     defaults: tuple[str, ...] = ()  # /etc/default files the package owns
@@ -78,34 +84,59 @@ class Layout:
         return tuple(s for p in self.packages for s in p.services)
 
 
-def plan_layout(model: ProjectModel) -> Layout:
-    entry = projects.layouts().get(model.name)
-    services = _known_services(model, entry) if entry else _generic_services(model)
-    groups = entry["packages"] if entry else {s.name: [s.name] for s in services}
-    common_name = entry.get("common", f"{model.name}-common") if entry else f"{model.name}-common"
+def plan_layout(model: ProjectModel, debian: DebianSource | None = None) -> Layout:
+    """The split: layouts.toml's table where it has one (the six puppet-tested projects),
+    else Debian's own package of the project, else the generic split."""
+    entry = projects.layouts().get(model.name) or {}
+    meta: tuple[str, ...] = ()
+    homes: dict[str, str] = {}
+    if "packages" in entry:
+        services = _known_services(model, entry)
+        groups = entry["packages"]
+        common_name = entry.get("common", f"{model.name}-common")
+        meta = tuple(entry.get("meta", []))
+    elif debian is not None:
+        found = from_archive.split(model, debian, entry)
+        services = [
+            _archive_service(model, plan) for units in found.packages.values() for plan in units
+        ]
+        groups = {name: [u.name for u in units] for name, units in found.packages.items()}
+        common_name, meta, homes = found.common, found.meta, found.tool_homes
+    else:
+        services = _generic_services(model)
+        groups = {s.name: [s.name] for s in services}
+        common_name = f"{model.name}-common"
     by_name = {s.name: s for s in services}
+    owned = {s.script for s in services if s.script} | {s.wsgi_file for s in services}
+    # pbr writes wsgi_scripts into the venv's bin too; puppet's stable branches point there.
+    others = (set(model.console_scripts) | set(model.wsgi_scripts)) - owned
+    housed = {tool for tool, home in homes.items() if tool in others and home in groups}
     service_packages = []
     for package, names in groups.items():
         chosen = tuple(by_name[n] for n in names if n in by_name)
-        if chosen or package == common_name:
+        # A package of Debian's that holds only tools (swift-drive-audit) is kept too.
+        if chosen or package == common_name or any(homes[t] == package for t in housed):
             service_packages.append((package, chosen))
-    owned = {s.script for s in services if s.script} | {s.wsgi_file for s in services}
-    # pbr writes wsgi_scripts into the venv's bin too; puppet's stable branches point there.
-    others = tuple(sorted((set(model.console_scripts) | set(model.wsgi_scripts)) - owned))
+    # One /usr/bin link has one owner: a script several packages' units run (Debian's
+    # ceilometer-agent-central and -compute both run ceilometer-polling) goes to common.
+    runners = Counter(s.script or s.wsgi_file for _p, chosen in service_packages for s in chosen)
+    shared = {script for script, count in runners.items() if count > 1}
+    unhoused = tuple(sorted((others - housed) | shared))
     packages = [Package(f"venv-{model.name}", "venv"), Package(f"python3-{model.name}", "python")]
     if common_name not in groups:
-        packages.append(Package(common_name, "common", scripts=others))
+        packages.append(Package(common_name, "common", scripts=unhoused))
     for name, chosen in service_packages:
         role = "common" if name == common_name else "service"
-        scripts = tuple(sorted({s.script or s.wsgi_file for s in chosen}))
+        scripts = {s.script or s.wsgi_file for s in chosen} - shared
+        scripts |= {tool for tool in housed if homes[tool] == name}
         if role == "common":
-            scripts = tuple(sorted(set(scripts) | set(others)))
-        defaults = tuple(entry.get("defaults", {}).get(name, [])) if entry else ()
+            scripts |= set(unhoused)
+        defaults = tuple(entry.get("defaults", {}).get(name, []))
         aliases = _aliases(model, entry, chosen)
-        packages.append(Package(name, role, chosen, scripts, defaults, aliases))
-    uid = entry.get("uid") if entry else DEFAULT_UIDS.get(model.name)
+        packages.append(Package(name, role, chosen, tuple(sorted(scripts)), defaults, aliases))
+    packages += [Package(name, "meta") for name in meta]
+    uid = entry.get("uid") or DEFAULT_UIDS.get(model.name)
     links = _compat_links(model, entry)
-    entry = entry or {}
     return Layout(
         model.name,
         tuple(packages),
@@ -116,6 +147,14 @@ def plan_layout(model: ProjectModel) -> Layout:
         config_dirs=tuple(sorted({*Layout.config_dirs, *entry.get("config_dirs", [])})),
         source_configs=_source_configs(model, entry),
     )
+
+
+def _archive_service(model: ProjectModel, plan: from_archive.UnitPlan) -> Service:
+    if not plan.wsgi_file:
+        return Service(plan.name, plan.script, args=plan.args)
+    served = _wsgi_service(model, plan.name, plan.wsgi_module, plan.wsgi_file, plan.port)
+    assert served is not None  # from_archive checked that a module or the script exists
+    return served
 
 
 def _source_configs(model: ProjectModel, entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -155,7 +194,7 @@ def _known_services(model: ProjectModel, entry: dict[str, Any]) -> list[Service]
         if not wsgi:
             found.append(Service(name, script))
             continue
-        file = spec.get("wsgi_script") or wsgi_script_name(model.name, wsgi)
+        file = spec.get("wsgi_script") or model_names.wsgi_script_name(model.name, wsgi)
         served = _wsgi_service(model, name, wsgi, file, spec.get("port", 0))
         if served is None:
             raise DataError(
@@ -167,11 +206,6 @@ def _known_services(model: ProjectModel, entry: dict[str, Any]) -> list[Service]
     return found
 
 
-def wsgi_script_name(project: str, module: str) -> str:
-    """Debian's name for a WSGI script: PROJECT-wsgi-LAST (glance-wsgi-api)."""
-    return f"{project}-wsgi-{module.rsplit('.', 1)[1]}"
-
-
 def _wsgi_service(
     model: ProjectModel, name: str, module: str, file: str, port: int
 ) -> Service | None:
@@ -179,7 +213,7 @@ def _wsgi_service(
     (keystone before Stein has no module), else one rules writes from the module."""
     application = f"{module}:application" if module in model.wsgi_modules else ""
     if file in model.console_scripts:  # a name taken by a command must not be overwritten
-        file = wsgi_script_name(model.name, module)
+        file = model_names.wsgi_script_name(model.name, module)
     if file in model.wsgi_scripts:
         return Service(name, wsgi=application, port=port, wsgi_file=file)
     if application:
@@ -198,7 +232,7 @@ def _generic_services(model: ProjectModel) -> list[Service]:
         last = module.rsplit(".", 1)[1]
         name = f"{model.name}-{last}" if last != "api" or f"{model.name}-api" not in taken else ""
         if name and name not in taken:
-            file = wsgi_script_name(model.name, module)
+            file = model_names.wsgi_script_name(model.name, module)
             served = _wsgi_service(model, name, module, file, 0)
             assert served is not None  # the module exists
             services.append(served)

@@ -52,6 +52,13 @@ class ProjectModel:
         return f"{self.name}-rootwrap" in self.console_scripts
 
 
+def wsgi_script_name(project: str, module: str) -> str:
+    """Debian's name for a WSGI script: PROJECT-wsgi-LAST (glance-wsgi-api), or
+    PROJECT-wsgi for a PROJECT.wsgi package."""
+    last = module.rsplit(".", 1)[1]
+    return f"{project}-wsgi" if last == "wsgi" else f"{project}-wsgi-{last}"
+
+
 def read(name: str, wheel: Path, tree: Path) -> ProjectModel:
     """The model of `name` from its built wheel and unpacked source tree."""
     dist_name, version, _build, _tags = parse_wheel_filename(wheel.name)
@@ -105,7 +112,8 @@ def _top_level(archive: zipfile.ZipFile, names: list[str], info: str) -> tuple[s
 def _wsgi_modules(
     archive: zipfile.ZipFile, names: list[str], modules: tuple[str, ...]
 ) -> list[str]:
-    """Modules under PACKAGE/wsgi/ that define `application` (served by module)."""
+    """Modules under PACKAGE/wsgi/ that define `application` (served by module), or the
+    PACKAGE.wsgi package itself when its __init__ does (ironic)."""
     found = []
     for module in modules:
         for name in names:
@@ -114,10 +122,10 @@ def _wsgi_modules(
                 len(parts) == 3
                 and parts[:2] == [module, "wsgi"]
                 and name.endswith(".py")
-                and not name.endswith("__init__.py")
                 and WSGI_APPLICATION.search(archive.read(name))
             ):
-                found.append(f"{module}.wsgi.{parts[2][:-3]}")
+                last = parts[2][:-3]
+                found.append(f"{module}.wsgi" if last == "__init__" else f"{module}.wsgi.{last}")
     return found
 
 
