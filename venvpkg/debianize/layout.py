@@ -19,10 +19,13 @@ from venvpkg.debianize.archive import DebianSource
 from venvpkg.debianize.model import ProjectModel
 from venvpkg.errors import DataError
 
-# Console scripts that are daemons in the generic split, by their last word.
+# Console scripts that are daemons in the generic split, by their last word: the long
+# runners of projects Debian never packaged (trove's taskmanager and guestagent, zun's
+# wsproxy and cni-daemon, venus' task) as well as the usual api, engine and agents.
 SERVICE_SUFFIXES = re.compile(
-    r"-(api|engine|scheduler|conductor|worker|agent|server|listener|proxy|compute|volume|"
-    r"backup|notification|executor|manager|central|producer|mdns|beat|monitor)$"
+    r"[-_](api|engine|scheduler|conductor|worker|agent|server|listener|proxy|wsproxy|compute|"
+    r"volume|backup|notification|executor|manager|taskmanager|guestagent|central|producer|"
+    r"mdns|beat|monitor|processor|daemon|task)$"
 )
 DEFAULT_UIDS = {"nova": 64060, "cinder": 64061, "glance": 64062}
 
@@ -222,10 +225,12 @@ def _wsgi_service(
 
 
 def _generic_services(model: ProjectModel) -> list[Service]:
+    # venus names its scripts venus_api: Debian package and unit names take "-".
     services = [
-        Service(script, script=script)
+        Service(script.replace("_", "-"), script=script)
         for script in sorted(model.console_scripts)
-        if script.startswith(f"{model.name}-") and SERVICE_SUFFIXES.search(script)
+        if script.startswith((f"{model.name}-", f"{model.name}_"))
+        and SERVICE_SUFFIXES.search(script)
     ]
     taken = {s.name for s in services}
     for module in model.wsgi_modules:

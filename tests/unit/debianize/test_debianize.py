@@ -316,3 +316,29 @@ def test_descriptions_fit_lintians_width_for_any_project_name() -> None:
     for package in rendered["packages"]:
         assert len(package["summary"]) <= 80, package["summary"]
         assert all(len(" " + line) <= 80 for line in package["description"]), package
+
+
+def test_the_generic_split_finds_the_daemons_of_projects_debian_never_packaged() -> None:
+    trove = layout.plan_layout(
+        _model(
+            "trove",
+            [
+                "trove-api",
+                "trove-taskmanager",
+                "trove-guestagent",
+                "trove-conductor",
+                "trove-manage",
+            ],
+        )
+    )
+    assert {s.name for s in trove.services} == {
+        "trove-api",
+        "trove-taskmanager",
+        "trove-guestagent",
+        "trove-conductor",
+    }
+    venus = layout.plan_layout(_model("venus", ["venus_api", "venus_manager", "venus_task"]))
+    names = {p.name for p in venus.packages}
+    assert {"venus-api", "venus-manager", "venus-task"} <= names
+    api = next(s for s in venus.services if s.name == "venus-api")
+    assert api.script == "venus_api"
