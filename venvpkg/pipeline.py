@@ -16,7 +16,7 @@ from pathlib import Path
 
 from venvpkg import builder, debianize, series, targets
 from venvpkg.config import Settings
-from venvpkg.errors import BuildFailed
+from venvpkg.errors import BuildFailed, VenvpkgError
 from venvpkg.progress import Display
 from venvpkg.records import BuildStatus, TestRecord
 from venvpkg.release import ReleaseRequest, plan_release
@@ -31,6 +31,9 @@ class PipelineRequest:
     target: targets.Target
     projects: tuple[str, ...]
     backend: str | None = None
+    # --all: every service of the series, from a full release; one that fails is named
+    # and the rest still ship.
+    every: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -49,6 +52,8 @@ class PipelineResult:
     production: set[tuple[str, str]] = field(default_factory=set)
     report: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    # Projects that did not debianize or build (with --all the others go on).
+    failed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -60,13 +65,14 @@ def run(request: PipelineRequest, settings: Settings, display: Display) -> Pipel
     with _timed(result, "release"):
         release(request, settings, display)
     with _timed(result, "debianize"):
-        jobs = [_debianized(project, request, settings, display) for project in request.projects]
+        jobs = _debianized_all(request, settings, display, result)
     with _timed(result, "build"):
         chosen = builder.options(settings, request.backend, False)
         result.builds = builder.build_all(jobs, settings, display, chosen)
-    failed = [b.project for b in result.builds if b.status == BuildStatus.FAILED]
-    if failed:
-        raise BuildFailed(f"builds failed: {', '.join(failed)}", "see the warnings above", [])
+    result.failed += [b.project for b in result.builds if b.status == BuildStatus.FAILED]
+    if result.failed and (not request.every or len(result.failed) == len(request.projects)):
+        failed = ", ".join(result.failed)
+        raise BuildFailed(f"builds failed: {failed}", "see the warnings above", [])
     with _timed(result, "publish"):
         result.published = publish.publish(settings, display, *request.key)
     with _timed(result, "test"):
@@ -81,9 +87,26 @@ def run(request: PipelineRequest, settings: Settings, display: Display) -> Pipel
 
 
 def release(request: PipelineRequest, settings: Settings, display: Display) -> None:
-    """The requirements package of the projects' closure."""
-    wanted = ReleaseRequest(request.series, request.target, request.projects)
+    """The requirements package of the projects' closure; with --all, of the whole series
+    and what its services need beyond upper-constraints."""
+    projects = () if request.every else request.projects
+    wanted = ReleaseRequest(request.series, request.target, projects)
     run_release(plan_release(wanted, settings, display), settings, display)
+
+
+def _debianized_all(
+    request: PipelineRequest, settings: Settings, display: Display, result: PipelineResult
+) -> list[builder.Job]:
+    jobs = []
+    for project in request.projects:
+        try:
+            jobs.append(_debianized(project, request, settings, display))
+        except VenvpkgError as error:
+            if not request.every:
+                raise
+            display.warn(f"{project}: {error.line()}")
+            result.failed.append(project)
+    return jobs
 
 
 def _debianized(

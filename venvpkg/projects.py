@@ -101,6 +101,13 @@ def service_names() -> frozenset[str]:
     )
 
 
+def services(series: Series) -> list[Project]:
+    """The series' service deliverables that had a release, by name."""
+    known = _deliverables().get(series.codename, {})
+    found = [p for p in known.values() if p.kind == "service" and p.version is not None]
+    return sorted(found, key=lambda p: p.name)
+
+
 def lookup(series: Series, name: str) -> Project:
     """A deliverable of `series` by deliverable or PyPI name."""
     known = _deliverables().get(series.codename, {})

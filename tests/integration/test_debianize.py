@@ -82,6 +82,21 @@ def test_unknown_project_suggests_close_names(released: Path) -> None:
     assert "Traceback" not in failed.stderr
 
 
+@pytest.mark.parametrize("command", ["debianize", "build"])
+def test_a_library_is_refused_in_one_line_and_nothing_is_written(
+    command: str, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"
+    failed = venvpkg(command, "oslo.config", "--series", "2025.2", workdir=workdir, check=False)
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines() == [
+        "venvpkg: error: oslo.config is a library of 2025.2 (flamingo), not a service: its "
+        "wheel is in the requirements package (venvpkg release 2025.2); debianize the service "
+        "that uses it, e.g. adjutant, aetos, aodh, barbican"
+    ]
+    assert not workdir.exists() or not any(workdir.rglob("*.deb"))
+
+
 def test_site_template_with_an_undefined_variable_names_it(
     released: Path, index_url: str, tmp_path: Path
 ) -> None:

@@ -362,3 +362,34 @@ def test_unreachable_index_is_one_clear_line(requirements_dir: Path, tmp_path: P
     assert lines[-1].startswith("venvpkg: error: cannot reach http://127.0.0.1:9/simple/")
     assert "fixlib-a" in lines[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_a_full_release_adds_what_services_need_beyond_the_constraints_and_names_it(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    """fixsvc needs fixlib-oslo, which the branch does not pin: a full release serving
+    fixsvc must carry it, say so, and let fixsvc debianize from that package."""
+    arguments = ["release", SERIES, "--requirements", str(requirements_dir)]
+    done = venvpkg(
+        *arguments, "--services", "fixsvc==1.0", "--json", workdir=tmp_path, index=index_url
+    )
+    summary = json.loads(done.stdout)
+    assert summary["unconstrained"] == {"fixlib-oslo==1.0": ["fixsvc"]}
+    assert "outside upper-constraints, pinned by this release: fixlib-oslo==1.0" in done.stderr
+    assert "fixlib-oslo" in _lock(tmp_path / WHEELHOUSE / "requirements.lock")
+    assert "fixlib-oslo" not in (tmp_path / WHEELHOUSE / "upper-constraints.txt").read_text()
+    # The service itself is built by debianize, not packed into the wheelhouse.
+    assert not list((tmp_path / WHEELHOUSE).glob("fixsvc-*"))
+    arguments = ["debianize", "fixsvc", "--series", SERIES, "--version", "1.0"]
+    venvpkg(*arguments, workdir=tmp_path, index=index_url)
+    lock = tmp_path / f"src/bookworm-{SERIES}/venv-fixsvc-1.0/debian/requirements.lock"
+    assert "fixlib-oslo==1.0" in lock.read_text()
+
+
+def test_a_full_release_without_services_holds_the_constraints_alone(
+    index_url: str, requirements_dir: Path, tmp_path: Path
+) -> None:
+    arguments = ["release", SERIES, "--requirements", str(requirements_dir)]
+    done = venvpkg(*arguments, "--services", "none", "--json", workdir=tmp_path, index=index_url)
+    assert json.loads(done.stdout)["unconstrained"] == {}
+    assert "fixlib-oslo" not in _lock(tmp_path / WHEELHOUSE / "requirements.lock")

@@ -83,7 +83,13 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display)
 
 def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen, target = series.with_target(args.series, _target(args.target, settings))
-    wanted = pipeline.PipelineRequest(chosen, target, tuple(args.projects), args.backend)
+    if bool(args.projects) == args.all:
+        raise UsageError(
+            "name the projects, or give --all for every service of the series",
+            f"e.g. venvpkg pipeline {chosen.id} keystone nova",
+        )
+    names = tuple(p.name for p in projects.services(chosen)) if args.all else tuple(args.projects)
+    wanted = pipeline.PipelineRequest(chosen, target, names, args.backend, args.all)
     result = pipeline.run(wanted, settings, display)
     passed = result.passed
     tested = "cached: passed" if result.tests_cached else "passed" if passed else "FAILED"
@@ -109,6 +115,12 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
         print(result.report)
     if not passed:
         raise BuildFailed("tests failed: nothing was promoted", f"see {result.report}", [])
+    if result.failed:
+        raise BuildFailed(
+            f"{len(result.failed)} of {len(names)} projects failed: {', '.join(result.failed)}",
+            "the others were built, tested and promoted; see the warnings above",
+            [],
+        )
     return 0
 
 
@@ -133,10 +145,15 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
 
 def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     chosen, target = series.with_target(args.series, _target(args.target, settings))
-    # An empty item is a typo, not "everything": only leaving --projects out means that.
-    specs = [p.strip() for p in args.projects.split(",")] if args.projects is not None else []
+    specs = _listed(args.projects) or ()
+    services = () if (args.services or "").strip() == "none" else _listed(args.services)
+    if services is not None and specs:
+        raise UsageError(
+            "--services applies to a full release, not to --projects",
+            "--projects already adds everything those projects need",
+        )
     request = ReleaseRequest(
-        chosen, target, tuple(specs), args.requirements, args.allow_missing, args.dry_run
+        chosen, target, specs, args.requirements, args.allow_missing, args.dry_run, services
     )
     plan = plan_release(request, settings, display)
     if args.dry_run:
@@ -147,6 +164,14 @@ def cmd_release(args: argparse.Namespace, settings: Settings, display: Display) 
     result = run_release(plan, settings, display)
     _report_release(result, settings, display)
     return 0
+
+
+def _listed(option: str | None) -> tuple[str, ...] | None:
+    """A comma-separated option's items; None when it was not given."""
+    if option is None:
+        return None
+    # An empty item is a typo, not "everything": only leaving the option out means that.
+    return tuple(p.strip() for p in option.split(","))
 
 
 def _report_release(result: ReleaseResult, settings: Settings, display: Display) -> None:
@@ -169,6 +194,10 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         "lintian": result.package.lintian if result.package else None,
         "missing": [f.line() for f in result.failures],
         "overrides": result.plan.overrides.splitlines(),
+        "unconstrained": {
+            f"{n}=={result.plan.wanted[n]}": list(users)
+            for n, users in result.plan.unconstrained.items()
+        },
     }
     if result.up_to_date:
         display.info(f"{result.plan.id}: nothing to do, wheelhouse and package are up to date")

@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the dependency closure of these projects (NAME or NAME==VERSION)",
     )
     release.add_argument(
+        "--services",
+        metavar="P,...",
+        help="without --projects: add what these services need beyond upper-constraints "
+        "(default: every service of the series; 'none': upper-constraints alone)",
+    )
+    release.add_argument(
         "--requirements",
         metavar="SRC",
         help="openstack/requirements checkout or git URL[@REF] (default: bundled)",
@@ -178,7 +184,10 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
         "pipeline", parents=common, help="release, debianize, build, publish, test and promote"
     )
     chain.add_argument("series", metavar="SERIES")
-    chain.add_argument("projects", metavar="PROJECT", nargs="+")
+    chain.add_argument("projects", metavar="PROJECT", nargs="*")
+    chain.add_argument(
+        "--all", action="store_true", help="every service of the series, from a full release"
+    )
     _target_option(chain)
     chain.add_argument("--backend", choices=BACKENDS, help="default: sbuild")
     chain.set_defaults(handler=handlers.cmd_pipeline)

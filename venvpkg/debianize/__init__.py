@@ -125,6 +125,7 @@ def make_request(
 ) -> Request:
     """Resolve defaults: newest maintained series, its latest release, the series' target."""
     chosen, target = series.with_target(series_name, dist)
+    _require_not_a_library(project_name, chosen)
     (pin,) = projects.project_pins(
         chosen, [f"{project_name}=={version}" if version is not None else project_name]
     )
@@ -132,6 +133,24 @@ def make_request(
     return Request(
         pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options, pin.repos
     )
+
+
+# Deliverables that are imported, not run: their wheels are in the requirements package.
+LIBRARY_KINDS = ("library", "client-library", "tempest-plugin")
+
+
+def _require_not_a_library(name: str, chosen: series.Series) -> None:
+    try:
+        project = projects.lookup(chosen, name)
+    except UsageError:
+        return  # a site's own NAME==VERSION, or a typo project_pins names
+    if project.kind in LIBRARY_KINDS:
+        raise UsageError(
+            f"{project.name} is a {project.kind} of {chosen.label}, not a service: its wheel is "
+            f"in the requirements package (venvpkg release {chosen.id})",
+            "debianize the service that uses it, e.g. "
+            + ", ".join(p.name for p in projects.services(chosen)[:4]),
+        )
 
 
 def debianize(request: Request, settings: Settings, display: Display) -> Result:

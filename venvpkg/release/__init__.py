@@ -29,6 +29,21 @@ class ReleaseRequest:
     requirements: str | None = None
     allow_missing: bool = False
     dry_run: bool = False
+    # A full release's services (NAME or NAME==VERSION) whose dependencies outside
+    # upper-constraints it adds; None: every service deliverable of the series.
+    services: tuple[str, ...] | None = None
+
+
+def _say_left_out(left_out: tuple[str, ...], display: Display) -> None:
+    """One line each for a few; one line for all when the index serves none of them."""
+    if len(left_out) <= 3:
+        for line in left_out:
+            display.warn(f"service left out of the wheelhouse: {line}")
+        return
+    names = ", ".join(line.partition(":")[0] for line in left_out)
+    display.warn(
+        f"{len(left_out)} services left out of the wheelhouse ({names}); the first: {left_out[0]}"
+    )
 
 
 def plan_release(request: ReleaseRequest, settings: Settings, display: Display) -> ReleasePlan:
@@ -59,4 +74,13 @@ def plan_release(request: ReleaseRequest, settings: Settings, display: Display) 
         )
     for line in made.overrides.splitlines():
         display.info(f"override: {line}")
+    _say_left_out(made.left_out, display)
+    if made.unconstrained:
+        names = ", ".join(
+            f"{n}=={made.wanted[n]} ({', '.join(users)})" for n, users in made.unconstrained.items()
+        )
+        display.info(
+            f"{len(made.unconstrained)} dependencies of {len(made.services)} services are "
+            f"outside upper-constraints, pinned by this release: {names}"
+        )
     return made

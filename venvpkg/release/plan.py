@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from venvpkg import __version__, projects, provenance, sysdeps
 from venvpkg.config import Settings
-from venvpkg.errors import UsageError
+from venvpkg.errors import UsageError, VenvpkgError
 from venvpkg.index import Index
 from venvpkg.places import HOST, Place
 from venvpkg.projects import ProjectPin
@@ -55,6 +55,12 @@ class ReleasePlan:
     overrides: str = ""
     # Names an override set omits: never brought back to complete the closure.
     omitted: frozenset[NormalizedName] = frozenset()
+    # A full release's services, whose dependencies outside upper-constraints it adds...
+    services: tuple[ProjectPin, ...] = ()
+    # ...those dependencies, each with the services that need it...
+    unconstrained: dict[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
+    # ...and the services left out, with why (not on the index, a look-alike).
+    left_out: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -83,6 +89,7 @@ class ReleasePlan:
             self.overrides,
             # What the branch leaves open is chosen by this date.
             self.rules.dated_before,
+            [p.requirement() for p in self.services],
         ]
         return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
@@ -148,7 +155,14 @@ def make_plan(
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = _verified(projects.project_pins(series, list(request.projects)), settings)
     place = where()
-    wanted = _closure(chosen, pinned, rules, request, settings, place) if chosen else pinned
+    services: tuple[ProjectPin, ...] = ()
+    needs: dict[NormalizedName, tuple[str, ...]] = {}
+    left_out: tuple[str, ...] = ()
+    if chosen:
+        wanted = _closure(chosen, pinned, rules, request, settings, place)
+    else:
+        services, left_out = _services(request, settings)
+        wanted, needs = _with_services(services, pinned, rules, request, settings, place)
     bindep = sysdeps.build_dependencies(
         data.bindep, target, f"{data.origin}/bindep.txt", settings.paths.cache("bindep")
     )
@@ -166,6 +180,9 @@ def make_plan(
         settings.index_url,
         replaced.listing(branch),
         frozenset(o.name for o in replaced.pins if o.version is None),
+        services,
+        needs,
+        left_out,
     )
 
 
@@ -174,6 +191,72 @@ def _verified(pins: tuple[ProjectPin, ...], settings: Settings) -> tuple[Project
     index = Index(settings.index_url, settings.paths.cache("index"))
     cache = settings.paths.cache("provenance")
     return tuple(provenance.verified(p, index, settings.paths.store, cache) for p in pins)
+
+
+def _services(
+    request: ReleaseRequest, settings: Settings
+) -> tuple[tuple[ProjectPin, ...], tuple[str, ...]]:
+    """The services whose venvs a full release serves: those asked for, else every service
+    deliverable of the series with a release. One the index lacks, or whose PyPI name is a
+    look-alike, is left out with its reason instead of sinking the release."""
+    specs = request.services
+    if specs is None:
+        specs = tuple(p.name for p in projects.services(request.series))
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    kept, left_out = [], []
+    for spec in specs:
+        try:
+            (pin,) = _verified(projects.project_pins(request.series, [spec]), settings)
+            _require_on_index((pin,), index)
+        except VenvpkgError as error:
+            left_out.append(f"{spec}: {error.message}")
+            continue
+        kept.append(pin)
+    return tuple(kept), tuple(left_out)
+
+
+def _with_services(
+    services: tuple[ProjectPin, ...],
+    pinned: dict[NormalizedName, Version],
+    rules: resolve.Rules,
+    request: ReleaseRequest,
+    settings: Settings,
+    place: Place,
+) -> tuple[dict[NormalizedName, Version], dict[NormalizedName, tuple[str, ...]]]:
+    """Every pin, plus what the services need that upper-constraints leaves out (skyline's
+    fastapi, adjutant's djangorestframework), resolved once for all of them under the pins;
+    and for each such name, the services that need it."""
+    if not services:
+        return dict(pinned), {}
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    roots = [p.requirement() for p in services] + _extra_packages(services, settings)
+    log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
+    resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
+    # Not strict: a service the pins contradict fails in its own build, not the release's.
+    closure = resolver.closure(roots, pinned, strict=False)
+    own = {canonicalize_name(p.pypi_name) for p in services}
+    added = {n: v for n, v in closure.items() if n not in pinned and n not in own}
+    wanted = {**pinned, **added}
+    lookup = resolve.index_lookup(
+        index, settings.paths.store, request.target, settings.paths.cache("requires")
+    )
+    environment = request.target.marker_environment()
+    needs: dict[NormalizedName, list[str]] = {}
+    for service in services:
+        extra = _extra_packages((service,), settings)
+        found = resolve.walk([service.requirement(), *extra], wanted, environment, lookup)
+        for name in sorted(set(found.chosen) & set(added)):
+            needs.setdefault(name, []).append(service.name)
+    return wanted, {n: tuple(users) for n, users in sorted(needs.items())}
+
+
+def _extra_packages(chosen: tuple[ProjectPin, ...], settings: Settings) -> list[str]:
+    """What the projects' venvs take beyond their requirements (keystone's python-memcached)."""
+    return [
+        requirement
+        for pin in chosen
+        for requirement in projects.project_settings(pin.name, settings).extra_packages
+    ]
 
 
 def _require_overrides_on_index(replaced: overrides.OverrideSet, settings: Settings) -> None:
@@ -199,11 +282,7 @@ def _closure(
     index = Index(settings.index_url, settings.paths.cache("index"))
     _require_on_index(chosen, index)
     # The pins' own names: a spaced or differently-cased spec still finds its settings.
-    extra = [
-        requirement
-        for pin in chosen
-        for requirement in projects.project_settings(pin.name, settings).extra_packages
-    ]
+    extra = _extra_packages(chosen, settings)
     log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
     resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
     closure = resolver.closure([p.requirement() for p in chosen] + extra, pinned)
