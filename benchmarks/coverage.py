@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("projects", nargs="*", help="default: every service deliverable")
     args = parser.parse_args()
     chosen = series.lookup(args.series)
-    names = args.projects or services(chosen)
+    names = args.projects or [p.name for p in projects.services(chosen)]
     where = ["--series", chosen.id] + (["--target", args.target] if args.target else [])
     began = time.monotonic()
     failed: dict[str, str] = {}
@@ -62,11 +62,6 @@ def main() -> None:
             f"serial: sum of build times {sum_serial:.0f} s; -j {args.jobs} wall "
             f"{wall:.0f} s = {wall / sum_serial:.2f}x of it"
         )
-
-
-def services(chosen: series.Series) -> list[str]:
-    every = projects._deliverables().get(chosen.codename, {})
-    return sorted(name for name, p in every.items() if p.kind == "service")
 
 
 def _row(name: str, build: dict[str, Any] | None, failure: str) -> list[str]:

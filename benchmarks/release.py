@@ -19,6 +19,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
 from pypi_simple import PyPISimple
 from timing import ENV, venvpkg
 
@@ -68,6 +69,14 @@ def baseline(pins: list[str], scratch: Path) -> float:
     return time.monotonic() - began
 
 
+def _parses(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
 def bump_one(source: Path, lock: Path, destination: Path) -> str:
     """Copy the requirements, moving one pure-Python pin to its previous release."""
     shutil.copytree(source, destination)
@@ -79,9 +88,12 @@ def bump_one(source: Path, lock: Path, destination: Path) -> str:
         page = client.get_project_page(name)
         older = sorted(
             {
-                p.version
+                Version(p.version)
                 for p in page.packages
-                if p.version and p.version < version and p.filename.endswith("py3-none-any.whl")
+                if p.version
+                and _parses(p.version)
+                and Version(p.version) < Version(version)
+                and p.filename.endswith("py3-none-any.whl")
             }
         )
         constraints = destination / "upper-constraints.txt"
