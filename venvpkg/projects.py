@@ -179,5 +179,6 @@ def layouts() -> dict[str, Any]:
 def project_settings(name: str, settings: Settings) -> ProjectSettings:
     """How `name` is packaged: built-in defaults < [debianize] < [projects.NAME]."""
     builtin = layouts().get(name, {})
-    defaults = {"extra-packages": builtin["extra_packages"]} if "extra_packages" in builtin else {}
+    keys = {"extra_packages": "extra-packages", "extras": "extras"}
+    defaults = {keys[k]: v for k, v in builtin.items() if k in keys}
     return settings.project(name, defaults)

@@ -251,6 +251,11 @@ def _inspect(job: Job, origin: source.Source) -> Inspected:
     source.unpack(origin.archive, tree, job.logs / "unpack.log")
     wheel = _project_wheel(job, origin)
     project = model.read(request.project, wheel, tree)
+    for script, target in sorted(project.dead_scripts.items()):
+        job.display.warn(
+            f"{script} runs {target}, which {request.project} {request.version} does not ship "
+            "(left over upstream): not packaged"
+        )
     overrides = site.override_wheels(job)
     locked = lock.venv_lock(project, job.release, request.target, request.options, overrides)
     bindep = tree / "bindep.txt"

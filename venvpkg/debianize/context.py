@@ -103,6 +103,7 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         "console_scripts": sorted(model.console_scripts),
         "console_entry_points": dict(model.console_scripts),
         "wsgi_entry_points": dict(model.wsgi_scripts),
+        "dead_scripts": sorted(model.dead_scripts),
         "wsgi_modules": list(model.wsgi_modules),
         "build_depends": [
             "debhelper-compat (= 13)",

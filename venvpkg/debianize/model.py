@@ -10,7 +10,7 @@ from __future__ import annotations
 import configparser
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
@@ -46,6 +46,9 @@ class ProjectModel:
     requires: tuple[str, ...]
     # Files under the source tree's etc/ (keystone's logging.conf.sample), relative to it.
     source_etc: tuple[str, ...] = ()
+    # Console scripts whose module the wheel does not ship (blazar 16's
+    # blazar-rpc-zmq-receiver): removed from the venv and named, never packaged.
+    dead_scripts: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_rootwrap(self) -> bool:
@@ -71,13 +74,15 @@ def read(name: str, wheel: Path, tree: Path) -> ProjectModel:
         requires = metadata.from_core_metadata(archive.read(f"{info}/METADATA"))
         modules = _top_level(archive, names, info)
         wsgi = tuple(sorted(_wsgi_modules(archive, names, modules)))
+        scripts = entry_points.get("console_scripts", {})
+        dead = {n: t for n, t in scripts.items() if _missing_module(t, modules, names)}
     own = entry_points.get("oslo.config.opts", {})
     return ProjectModel(
         name=name,
         dist_name=str(dist_name),
         version=version,
         modules=modules,
-        console_scripts=entry_points.get("console_scripts", {}),
+        console_scripts={n: t for n, t in scripts.items() if n not in dead},
         wsgi_scripts=entry_points.get("wsgi_scripts", {}),
         wsgi_modules=wsgi,
         config_files=tuple(sorted(_config_files(names, info, name))),
@@ -85,7 +90,20 @@ def read(name: str, wheel: Path, tree: Path) -> ProjectModel:
         policy_namespaces=tuple(sorted(entry_points.get("oslo.policy.policies", {}))),
         requires=tuple(requires),
         source_etc=_source_etc(tree),
+        dead_scripts=dead,
     )
+
+
+def _missing_module(target: str, modules: tuple[str, ...], names: list[str]) -> bool:
+    """Whether an entry point names a module of the project's own that its wheel lacks
+    (a module of a dependency is the runtime check's to judge)."""
+    module = target.partition(":")[0].strip()
+    if module.split(".")[0] not in modules:
+        return False
+    path = module.replace(".", "/")
+    if f"{path}.py" in names or f"{path}/__init__.py" in names:
+        return False
+    return not any(n.startswith(f"{path}.") and n.endswith((".so", ".pyd")) for n in names)
 
 
 def _source_etc(tree: Path) -> tuple[str, ...]:

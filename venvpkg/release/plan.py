@@ -229,7 +229,7 @@ def _with_services(
     if not services:
         return dict(pinned), {}
     index = Index(settings.index_url, settings.paths.cache("index"))
-    roots = [p.requirement() for p in services] + _extra_packages(services, settings)
+    roots = [_with_extras(p, settings) for p in services] + _extra_packages(services, settings)
     log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
     resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
     # Not strict: a service the pins contradict fails in its own build, not the release's.
@@ -244,10 +244,17 @@ def _with_services(
     needs: dict[NormalizedName, list[str]] = {}
     for service in services:
         extra = _extra_packages((service,), settings)
-        found = resolve.walk([service.requirement(), *extra], wanted, environment, lookup)
+        root = _with_extras(service, settings)
+        found = resolve.walk([root, *extra], wanted, environment, lookup)
         for name in sorted(set(found.chosen) & set(added)):
             needs.setdefault(name, []).append(service.name)
     return wanted, {n: tuple(users) for n, users in sorted(needs.items())}
+
+
+def _with_extras(pin: ProjectPin, settings: Settings) -> str:
+    """The project's requirement with the extras its venv installs (barbican[kmip])."""
+    extras = projects.project_settings(pin.name, settings).extras
+    return f"{pin.pypi_name}[{','.join(extras)}]=={pin.version}" if extras else pin.requirement()
 
 
 def _extra_packages(chosen: tuple[ProjectPin, ...], settings: Settings) -> list[str]:

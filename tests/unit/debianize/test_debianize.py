@@ -342,3 +342,35 @@ def test_the_generic_split_finds_the_daemons_of_projects_debian_never_packaged()
     assert {"venus-api", "venus-manager", "venus-task"} <= names
     api = next(s for s in venus.services if s.name == "venus-api")
     assert api.script == "venus_api"
+
+
+def test_a_console_script_whose_module_the_wheel_lacks_is_left_out(tmp_path: Path) -> None:
+    """blazar 16.0.0 still declares blazar-rpc-zmq-receiver, whose module is gone."""
+    from tests.fixtures import packages
+
+    files = {
+        "fixdead/__init__.py": "",
+        "fixdead/cmd/__init__.py": "",
+        "fixdead/cmd/api.py": "def main():\n    pass\n",
+        "fixdead-1.0.dist-info/entry_points.txt": (
+            "[console_scripts]\n"
+            "fixdead-api = fixdead.cmd.api:main\n"
+            "fixdead-zmq-receiver = fixdead.cmd.rpc_zmq_receiver:main\n"
+            "fixdead-rootwrap = oslo_rootwrap.cmd:main\n"
+        ),
+    }
+    wheel = packages.make_wheel(tmp_path, "fixdead", "1.0", files)
+    (tmp_path / "tree").mkdir()
+    found = model.read("fixdead", wheel, tmp_path / "tree")
+    assert found.dead_scripts == {"fixdead-zmq-receiver": "fixdead.cmd.rpc_zmq_receiver:main"}
+    # A dependency's module (oslo.rootwrap's) is the runtime check's to judge.
+    assert sorted(found.console_scripts) == ["fixdead-api", "fixdead-rootwrap"]
+    planned = layout.plan_layout(found, None)
+    packaged = {script for package in planned.packages for script in package.scripts}
+    assert packaged == {"fixdead-api", "fixdead-rootwrap"}
+    assert {p.name for p in planned.packages} == {
+        "fixdead-api",
+        "fixdead-common",
+        "python3-fixdead",
+        "venv-fixdead",
+    }
