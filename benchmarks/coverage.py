@@ -9,7 +9,7 @@ prints the parallel wall time against the sum of the serial build times. Run as 
 on a workdir where `venvpkg release SERIES` made the series' requirements package:
 
     python benchmarks/coverage.py --workdir W --series 2025.2 --target trixie -j 2
-    python benchmarks/coverage.py --workdir W --series 2025.2 octavia aodh --serial
+    python benchmarks/coverage.py --workdir W --series 2025.2 octavia aodh --rebuild --serial
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--backend", default="sbuild", choices=["sbuild", "host"])
     parser.add_argument("--serial", action="store_true", help="also build one at a time")
+    parser.add_argument("--rebuild", action="store_true", help="build even what is cached")
     parser.add_argument("projects", nargs="*", help="default: every service deliverable")
     args = parser.parse_args()
     chosen = series.lookup(args.series)
@@ -47,7 +48,8 @@ def main() -> None:
         print(f"debianize {name}: {'ok' if not code else failed[name]}", file=sys.stderr)
     ready = [n for n in names if n not in failed]
     build = ["build", *ready, *where, "--backend", args.backend]
-    wall, _code, summary, stderr = timing.run(args.workdir, "-j", str(args.jobs), *build)
+    again = ["--rebuild"] if args.rebuild else []
+    wall, _code, summary, stderr = timing.run(args.workdir, "-j", str(args.jobs), *build, *again)
     builds = {b["project"]: b for b in summary.get("builds", [])}
     rows = [_row(name, builds.get(name), failed.get(name, "")) for name in names]
     _print(rows, f"{chosen.label}, {args.target or 'default target'}, -j {args.jobs}")

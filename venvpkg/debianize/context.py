@@ -104,6 +104,7 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         "console_entry_points": dict(model.console_scripts),
         "wsgi_entry_points": dict(model.wsgi_scripts),
         "dead_scripts": sorted(model.dead_scripts),
+        "prune": list(layout.prune),
         "wsgi_modules": list(model.wsgi_modules),
         "build_depends": [
             "debhelper-compat (= 13)",

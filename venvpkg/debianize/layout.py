@@ -78,6 +78,9 @@ class Layout:
     config_dirs: tuple[str, ...] = ("policy.d",)
     # Conffiles taken from the source tree, as (name in /etc/PROJECT, path under its etc/).
     source_configs: tuple[tuple[str, str], ...] = ()
+    # Files the venv must not ship, as paths under site-packages with * (horizon: the
+    # bootswatch theme demos, whose pages load Google Analytics once collected and served).
+    prune: tuple[str, ...] = ()
 
     def package(self, role: str) -> Package:
         return next(p for p in self.packages if p.role == role)
@@ -149,6 +152,7 @@ def plan_layout(model: ProjectModel, debian: DebianSource | None = None) -> Layo
         log_group=entry.get("log_group", ""),
         config_dirs=tuple(sorted({*Layout.config_dirs, *entry.get("config_dirs", [])})),
         source_configs=_source_configs(model, entry),
+        prune=tuple(entry.get("prune", {})),
     )
 
 

@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from venvpkg import __version__, projects, provenance, sysdeps
 from venvpkg.config import Settings
-from venvpkg.errors import UsageError, VenvpkgError
+from venvpkg.errors import NetworkError, UsageError, VenvpkgError
 from venvpkg.index import Index
 from venvpkg.places import HOST, Place
 from venvpkg.projects import ProjectPin
@@ -208,6 +208,8 @@ def _services(
         try:
             (pin,) = _verified(projects.project_pins(request.series, [spec]), settings)
             _require_on_index((pin,), index)
+        except NetworkError:
+            raise  # an index out of reach fails every service alike: say it once
         except VenvpkgError as error:
             left_out.append(f"{spec}: {error.message}")
             continue
@@ -229,26 +231,30 @@ def _with_services(
     if not services:
         return dict(pinned), {}
     index = Index(settings.index_url, settings.paths.cache("index"))
-    roots = [_with_extras(p, settings) for p in services] + _extra_packages(services, settings)
+    roots = [_with_extras(p, settings) for p in services]
+    roots += _extra_packages(services, settings, request.series)
     log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
     resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
     # Not strict: a service the pins contradict fails in its own build, not the release's.
     closure = resolver.closure(roots, pinned, strict=False)
-    own = {canonicalize_name(p.pypi_name) for p in services}
-    added = {n: v for n, v in closure.items() if n not in pinned and n not in own}
-    wanted = {**pinned, **added}
     lookup = resolve.index_lookup(
         index, settings.paths.store, request.target, settings.paths.cache("requires")
     )
     environment = request.target.marker_environment()
-    needs: dict[NormalizedName, list[str]] = {}
+    reached: dict[NormalizedName, list[str]] = {}
     for service in services:
-        extra = _extra_packages((service,), settings)
+        extra = _extra_packages((service,), settings, request.series)
         root = _with_extras(service, settings)
-        found = resolve.walk([root, *extra], wanted, environment, lookup)
-        for name in sorted(set(found.chosen) & set(added)):
-            needs.setdefault(name, []).append(service.name)
-    return wanted, {n: tuple(users) for n, users in sorted(needs.items())}
+        found = resolve.walk([root, *extra], {**pinned, **closure}, environment, lookup)
+        for name in found.chosen:
+            if name != canonicalize_name(service.pypi_name):
+                reached.setdefault(name, []).append(service.name)
+    # The services themselves are built by debianize, unless one needs another
+    # (skyline-apiserver's nginx generator imports skyline-console).
+    own = {canonicalize_name(p.pypi_name) for p in services}
+    added = {n: v for n, v in closure.items() if n not in pinned and (n not in own or n in reached)}
+    needs = {n: tuple(users) for n, users in sorted(reached.items()) if n in added}
+    return {**pinned, **added}, needs
 
 
 def _with_extras(pin: ProjectPin, settings: Settings) -> str:
@@ -257,13 +263,28 @@ def _with_extras(pin: ProjectPin, settings: Settings) -> str:
     return f"{pin.pypi_name}[{','.join(extras)}]=={pin.version}" if extras else pin.requirement()
 
 
-def _extra_packages(chosen: tuple[ProjectPin, ...], settings: Settings) -> list[str]:
-    """What the projects' venvs take beyond their requirements (keystone's python-memcached)."""
+def _extra_packages(
+    chosen: tuple[ProjectPin, ...], settings: Settings, series: Series
+) -> list[str]:
+    """What the projects' venvs take beyond their requirements (keystone's python-memcached);
+    a deliverable named without a version at the series' release (skyline-console)."""
     return [
-        requirement
+        _at_series_release(requirement, series)
         for pin in chosen
         for requirement in projects.project_settings(pin.name, settings).extra_packages
     ]
+
+
+def _at_series_release(requirement: str, series: Series) -> str:
+    if any(c in requirement for c in "<>=!~;["):
+        return requirement
+    try:
+        found = projects.lookup(series, requirement)
+    except UsageError:
+        return requirement  # not a deliverable: the constraints or the resolver pick it
+    if found.kind != "service" or found.version is None:
+        return requirement  # a library: upper-constraints pins it (ldappool)
+    return f"{found.pypi_name}=={found.version}"
 
 
 def _require_overrides_on_index(replaced: overrides.OverrideSet, settings: Settings) -> None:
@@ -289,7 +310,7 @@ def _closure(
     index = Index(settings.index_url, settings.paths.cache("index"))
     _require_on_index(chosen, index)
     # The pins' own names: a spaced or differently-cased spec still finds its settings.
-    extra = _extra_packages(chosen, settings)
+    extra = _extra_packages(chosen, settings, request.series)
     log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
     resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
     closure = resolver.closure([p.requirement() for p in chosen] + extra, pinned)

@@ -29,7 +29,7 @@ def _data(uc: str, denylist: str = "") -> requirements.RequirementsData:
 
 def _plan(data: requirements.RequirementsData, workdir: Path) -> plan.ReleasePlan:
     settings = Settings(workdir=workdir, index_url="http://index/")
-    return plan.make_plan(ReleaseRequest(FLAMINGO, BOOKWORM), data, settings)
+    return plan.make_plan(ReleaseRequest(FLAMINGO, BOOKWORM, services=()), data, settings)
 
 
 def test_full_plan_takes_every_applicable_pin_but_the_denylist(tmp_path: Path) -> None:
