@@ -170,3 +170,16 @@ def test_release_warns_once_for_a_target_the_series_was_not_tested_on(
     )
     assert code == 0
     assert err.count("warning: 2023.1 (antelope) was tested on Python 3.8 to 3.10;") == 1
+
+
+@pytest.mark.parametrize("args", [["2025.2"], ["2025.2", "keystone", "--all"]])
+def test_pipeline_takes_projects_or_all_but_not_both(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str]
+) -> None:
+    code, err = _run(capsys, "--workdir", str(tmp_path), "pipeline", *args)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "venvpkg: error: name the projects, or give --all for every service of the series; "
+        "e.g. venvpkg pipeline 2025.2 keystone nova"
+    ]
+    assert not (tmp_path / "repo").exists()
