@@ -230,22 +230,18 @@ def _with_services(
     and for each such name, the services that need it."""
     if not services:
         return dict(pinned), {}
-    index = Index(settings.index_url, settings.paths.cache("index"))
-    roots = [_with_extras(p, settings) for p in services]
-    roots += _extra_packages(services, settings, request.series)
-    log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
-    resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
+    roots = {
+        s: [_with_extras(s, settings), *_extra_packages((s,), settings, request.series)]
+        for s in services
+    }
+    resolver = _resolver(request, settings, rules, place)
     # Not strict: a service the pins contradict fails in its own build, not the release's.
-    closure = resolver.closure(roots, pinned, strict=False)
-    lookup = resolve.index_lookup(
-        index, settings.paths.store, request.target, settings.paths.cache("requires")
-    )
+    closure = resolver.closure([r for rs in roots.values() for r in rs], pinned, strict=False)
+    lookup = resolver.lookup()
     environment = request.target.marker_environment()
     reached: dict[NormalizedName, list[str]] = {}
-    for service in services:
-        extra = _extra_packages((service,), settings, request.series)
-        root = _with_extras(service, settings)
-        found = resolve.walk([root, *extra], {**pinned, **closure}, environment, lookup)
+    for service, own_roots in roots.items():
+        found = resolve.walk(own_roots, {**pinned, **closure}, environment, lookup)
         for name in found.chosen:
             if name != canonicalize_name(service.pypi_name):
                 reached.setdefault(name, []).append(service.name)
@@ -255,6 +251,15 @@ def _with_services(
     added = {n: v for n, v in closure.items() if n not in pinned and (n not in own or n in reached)}
     needs = {n: tuple(users) for n, users in sorted(reached.items()) if n in added}
     return {**pinned, **added}, needs
+
+
+def _resolver(
+    request: ReleaseRequest, settings: Settings, rules: resolve.Rules, place: Place
+) -> resolve.Resolver:
+    """Closures on the configured index for the request's target, logged per release."""
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
+    return resolve.Resolver(index, settings.paths, request.target, rules, log, place)
 
 
 def _with_extras(pin: ProjectPin, settings: Settings) -> str:
@@ -307,12 +312,10 @@ def _closure(
     place: Place,
 ) -> dict[NormalizedName, Version]:
     """The projects' closure, with what their venvs add (keystone's python-memcached)."""
-    index = Index(settings.index_url, settings.paths.cache("index"))
-    _require_on_index(chosen, index)
+    resolver = _resolver(request, settings, rules, place)
+    _require_on_index(chosen, resolver.index)
     # The pins' own names: a spaced or differently-cased spec still finds its settings.
     extra = _extra_packages(chosen, settings, request.series)
-    log = settings.paths.log(f"resolve-{request.target.name}-{request.series.id}.log")
-    resolver = resolve.Resolver(index, settings.paths, request.target, rules, log, place)
     closure = resolver.closure([p.requirement() for p in chosen] + extra, pinned)
     # Denylisted names are left unpinned, not excluded: certifi, for one, is on the
     # denylist so that deployments get the newest CA bundle.

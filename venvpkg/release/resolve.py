@@ -235,7 +235,7 @@ class Resolver:
         Not `strict`: a requirement the pins contradict is left to fail where it is used
         (a build requirement: that one sdist's build) instead of stopping the run.
         """
-        lookup = self._lookup()
+        lookup = self.lookup()
         if not strict:
             requirements = self._accepting_pins(requirements, pins)
         found = walk(requirements, pins, self.target.marker_environment(), lookup)
@@ -294,7 +294,7 @@ class Resolver:
             kept.append(text)
         return kept
 
-    def _lookup(self) -> Lookup:
+    def lookup(self) -> Lookup:
         """Requirements of pinned versions, from the index and cached per file."""
         return index_lookup(
             self.index, self.workdir.store, self.target, self.workdir.cache("requires")
@@ -352,7 +352,7 @@ class Resolver:
         an sdist's metadata (queens' cryptography needs pkg_resources)."""
         if not self.rules.dated_before:
             return ""
-        lookup = self._lookup()
+        lookup = self.lookup()
         names = [canonicalize_name(n) for n in BUILD_TOOLS]
         chosen = {name: self._dated_version(name, [], pins, lookup) for name in names}
         return "".join(f"{n}=={v}\n" for n, v in chosen.items() if v and n not in pins)
