@@ -194,10 +194,7 @@ def _report_release(result: ReleaseResult, settings: Settings, display: Display)
         "lintian": result.package.lintian if result.package else None,
         "missing": [f.line() for f in result.failures],
         "overrides": result.plan.overrides.splitlines(),
-        "unconstrained": {
-            f"{n}=={result.plan.wanted[n]}": list(users)
-            for n, users in result.plan.unconstrained.items()
-        },
+        "unconstrained": result.plan.unconstrained_pins,
     }
     if result.up_to_date:
         display.info(f"{result.plan.id}: nothing to do, wheelhouse and package are up to date")

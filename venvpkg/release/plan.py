@@ -72,6 +72,11 @@ class ReleasePlan:
         return sorted(name for name in self.wanted if name not in self.constraints)
 
     @property
+    def unconstrained_pins(self) -> dict[str, list[str]]:
+        """name==version -> the services that need it, for reports and wheelhouse.json."""
+        return {f"{n}=={self.wanted[n]}": list(u) for n, u in self.unconstrained.items()}
+
+    @property
     def build_constraints(self) -> str:
         return self.rules.constraints
 

@@ -255,7 +255,7 @@ def _metadata(plan: ReleasePlan, result: ReleaseResult) -> dict[str, object]:
         "unpinned": [f"{n}=={plan.wanted[n]}" for n in plan.unpinned],
         "services": [p.requirement() for p in plan.services],
         # What services need beyond upper-constraints, pinned here: name==version -> users.
-        "unconstrained": {f"{n}=={plan.wanted[n]}": list(u) for n, u in plan.unconstrained.items()},
+        "unconstrained": plan.unconstrained_pins,
         "build_dependencies": sorted(
             f"{e.name}=={e.version}" for e in result.entries if e.build_dependency
         ),
