@@ -207,6 +207,9 @@ def _services(
     specs = request.services
     if specs is None:
         specs = tuple(p.name for p in projects.services(request.series))
+    else:
+        # A name the user typed wrong is an error, not a service to leave out.
+        projects.project_pins(request.series, list(specs))
     index = Index(settings.index_url, settings.paths.cache("index"))
     kept, left_out = [], []
     for spec in specs:

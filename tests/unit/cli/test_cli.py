@@ -183,3 +183,13 @@ def test_pipeline_takes_projects_or_all_but_not_both(
         "e.g. venvpkg pipeline 2025.2 keystone nova"
     ]
     assert not (tmp_path / "repo").exists()
+
+
+def test_a_mistyped_service_is_named_not_left_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["release", "2025.2", "--services", "keystne", "--dry-run"]
+    code, err = _run(capsys, "--workdir", str(tmp_path), *args)
+    assert code == 2
+    assert "unknown project 'keystne'" in err and "did you mean keystone" in err
+    assert "left out" not in err
