@@ -374,3 +374,27 @@ def test_a_console_script_whose_module_the_wheel_lacks_is_left_out(tmp_path: Pat
         "python3-fixdead",
         "venv-fixdead",
     }
+
+
+def test_a_daemon_given_its_config_file_keeps_each_unit_directive_on_its_line() -> None:
+    """swift's units pass the config file as an argument (no oslo.config): the argument
+    ends ExecStart, and Restart= stays a directive of its own."""
+    from venvpkg import rendering
+    from venvpkg.debianize import render
+
+    service = {"name": "swift-proxy", "script": "swift-proxy-server", "is_wsgi": False}
+    context = {"project": "swift", "user": {"name": "swift"}, "oslo_config": False}
+    unit = rendering.render(
+        render.environment(None),
+        "service.service.j2",
+        context | {"service": service | {"args": "/etc/swift/proxy-server.conf"}},
+    )
+    lines = unit.splitlines()
+    assert "ExecStart=/usr/bin/swift-proxy-server /etc/swift/proxy-server.conf" in lines
+    assert "Restart=on-failure" in lines
+    bare = rendering.render(
+        render.environment(None),
+        "service.service.j2",
+        context | {"service": service | {"args": ""}},
+    )
+    assert "ExecStart=/usr/bin/swift-proxy-server" in bare.splitlines()
