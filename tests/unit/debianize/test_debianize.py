@@ -398,3 +398,21 @@ def test_a_daemon_given_its_config_file_keeps_each_unit_directive_on_its_line() 
         context | {"service": service | {"args": ""}},
     )
     assert "ExecStart=/usr/bin/swift-proxy-server" in bare.splitlines()
+
+
+def test_swift_ships_its_own_config_layout_from_the_source_trees_samples() -> None:
+    """No oslo.config generator: the daemons' files are the source tree's samples, under
+    the names Debian's units pass (only those this release has)."""
+    from venvpkg.debianize import context
+
+    swift = dataclasses.replace(
+        _model("swift", ["swift-proxy-server", "swift-object-server", "swift-ring-builder"]),
+        source_etc=("proxy-server.conf-sample", "object-server.conf-sample", "swift.conf-sample"),
+    )
+    split = layout.plan_layout(swift)
+    conffiles = {c["target"]: c["source"] for c in context._conffiles(swift, split, "", "swift")}
+    assert conffiles == {
+        "/etc/swift/object-server.conf": "etc/object-server.conf-sample",
+        "/etc/swift/proxy-server.conf": "etc/proxy-server.conf-sample",
+        "/etc/swift/swift.conf": "etc/swift.conf-sample",
+    }
