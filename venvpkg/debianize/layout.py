@@ -199,7 +199,7 @@ def _known_services(model: ProjectModel, entry: dict[str, Any]) -> list[Service]
         if script and script not in model.console_scripts:
             continue
         if not wsgi:
-            found.append(Service(name, script))
+            found.append(Service(name, script, args=spec.get("args", "")))
             continue
         file = spec.get("wsgi_script") or model_names.wsgi_script_name(model.name, wsgi)
         served = _wsgi_service(model, name, wsgi, file, spec.get("port", 0))

@@ -157,7 +157,9 @@ def _samples(tree: Path, project: str, own: tuple[str, ...]) -> tuple[ConfigSamp
     """oslo-config-generator files of the source tree, else one sample of its own namespaces."""
     found: list[ConfigSample] = []
     for directory in (*GENERATOR_DIRS, f"etc/{project}"):
-        for path in sorted((tree / directory).glob("*.conf")):
+        # neutron's agents have theirs as *.ini (l3_agent.ini, plugins/ml2/ml2_conf.ini).
+        candidates = [*(tree / directory).glob("*.conf"), *(tree / directory).glob("*.ini")]
+        for path in sorted(candidates):
             # Policy generator files look alike but feed oslopolicy-sample-generator.
             sample = None if "policy" in path.name else _generator_file(path)
             if sample and not any(s.filename == sample.filename for s in found):

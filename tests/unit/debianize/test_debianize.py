@@ -416,3 +416,49 @@ def test_swift_ships_its_own_config_layout_from_the_source_trees_samples() -> No
         "/etc/swift/proxy-server.conf": "etc/proxy-server.conf-sample",
         "/etc/swift/swift.conf": "etc/swift.conf-sample",
     }
+
+
+def test_each_neutron_agent_reads_its_own_file_and_the_file_is_generated(tmp_path: Path) -> None:
+    """puppet-neutron writes l3_agent.ini, openvswitch_agent.ini, ...: the agent started
+    with --config-file must be given its file, after neutron.conf, and the file must exist
+    (oslo.config refuses a missing one), so its oslo-config-generator *.ini is a sample."""
+    generators = tmp_path / "etc/oslo-config-generator"
+    generators.mkdir(parents=True)
+    (generators / "neutron.conf").write_text(
+        "[DEFAULT]\noutput_file = etc/neutron.conf.sample\nnamespace = neutron\n"
+    )
+    (generators / "l3_agent.ini").write_text(
+        "[DEFAULT]\noutput_file = etc/l3_agent.ini.sample\nnamespace = neutron.l3.agent\n"
+    )
+    (generators / "openvswitch_agent.ini").write_text(
+        "[DEFAULT]\noutput_file = etc/neutron/plugins/ml2/openvswitch_agent.ini.sample\n"
+        "namespace = neutron.ml2.ovs.agent\n"
+    )
+    samples = model._samples(tmp_path, "neutron", ())
+    assert [s.filename for s in samples] == [
+        "l3_agent.ini",
+        "neutron.conf",
+        "plugins/ml2/openvswitch_agent.ini",
+    ]
+    agents = ["neutron-l3-agent", "neutron-openvswitch-agent"]
+    neutron = _model("neutron", agents, ("neutron.wsgi.api",))
+    services = {s.name: s for s in layout.plan_layout(neutron).services}
+    assert services["neutron-l3-agent"].args == "--config-file=/etc/neutron/l3_agent.ini"
+    ovs = services["neutron-openvswitch-agent"].args
+    assert ovs == "--config-file=/etc/neutron/plugins/ml2/openvswitch_agent.ini"
+
+
+def test_a_daemons_own_config_file_comes_after_the_main_one() -> None:
+    """oslo.config lets a later file win: the agent's settings override neutron.conf."""
+    from venvpkg import rendering
+    from venvpkg.debianize import render
+
+    service = {"name": "neutron-l3-agent", "script": "neutron-l3-agent", "is_wsgi": False}
+    service["args"] = "--config-file=/etc/neutron/l3_agent.ini"
+    context = {"project": "neutron", "user": {"name": "neutron"}, "oslo_config": True}
+    context |= {"main_config": "neutron.conf", "service": service}
+    unit = rendering.render(render.environment(None), "service.service.j2", context)
+    assert (
+        "ExecStart=/usr/bin/neutron-l3-agent --config-file=/etc/neutron/neutron.conf "
+        "--config-file=/etc/neutron/l3_agent.ini --log-file=/var/log/neutron/neutron-l3-agent.log"
+    ) in unit.splitlines()
