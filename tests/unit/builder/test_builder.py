@@ -71,3 +71,30 @@ def test_comparison_sees_a_timestamp_that_differs(tmp_path: Path) -> None:
     second = _deb(tmp_path / "two", "x", files, mtime=1700000100)
     changed = reproducible.differing_files(first, second)
     assert "usr/share/x/data" in changed
+
+
+def test_the_longest_builds_start_first_and_a_never_built_project_counts_as_long(
+    tmp_path: Path,
+) -> None:
+    """-j N waits for its last build: one long build started last runs alone at the end."""
+    import json
+    from types import SimpleNamespace
+    from typing import Any
+
+    import venvpkg.builder as builder
+
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    for project, seconds in (("placement", 52.2), ("glance", 79.9)):
+        record = {"source": f"venv-{project}-1", "project": project, "version": "90:1-1"}
+        record |= {"fingerprint": "x", "debs": [], "seconds": seconds}
+        (builds / f"venv-{project}_1-1+deb12.json").write_text(json.dumps(record))
+    release: Any = SimpleNamespace(paths=SimpleNamespace(builds=builds))
+
+    def job(project: str) -> Any:
+        return SimpleNamespace(request=SimpleNamespace(project=project))
+
+    expected = {
+        p: builder._expected_seconds(job(p), release) for p in ("placement", "glance", "aodh")
+    }
+    assert expected == {"placement": 52.2, "glance": 79.9, "aodh": float("inf")}
