@@ -59,7 +59,10 @@ OTHERS = {
     "neutron_agent_vpp": "networking-vpp",
     "neutron_agent_linuxbridge": "the linuxbridge agent, gone from neutron since 2025.1",
     "neutron_plugin_linuxbridge": "the linuxbridge plugin, gone from neutron long ago",
+    "neutron_ovn_vpn_agent_config": "neutron-vpnaas's OVN agent",
+    "neutron_taas_service_config": "tap-as-a-service",
     "glance_swift_config": "glance_store, when glance-api.conf's swift_store_config_file names it",
+    "glance_property_protections_config": "glance, when its property_protection_file names it",
 }
 
 
@@ -135,14 +138,18 @@ def _params(root: Path, module: str) -> dict[str, str]:
     """The module's *_package_name and *_service_name on Debian, as puppet evaluates them."""
     source = (root / MODULE_DIR / module / "manifests/params.pp").read_text()
     names = sorted(set(re.findall(r"\$(\w+_(?:package|service)_name)\s*=", source)))
-    notices = "".join(f'notice("{module} {n} ${{{module}::params::{n}}}")\n' for n in names)
-    manifest = f"include {module}::params\n{notices}"
-    done = subprocess.run(
-        ["chroot", str(root), "puppet", "apply", "--color=false", "-e", manifest],
-        capture_output=True,
-        text=True,
-        check=True,
+    # getvar: a variable the class sets only on other platforms is undef, not an error.
+    notices = "".join(
+        f"notice(\"{module} {n} ${{getvar('{module}::params::{n}')}}\")\n" for n in names
     )
+    manifest = f"include {module}::params\n{notices}"
+    command = ["puppet", "apply", "--color=false", "-e", manifest]
+    done = subprocess.run(
+        ["chroot", str(root), *command], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if "Error" in line]
+        sys.exit(f"puppet could not evaluate {module}::params: {(errors or ['?'])[-1]}")
     found = {}
     for line in done.stdout.splitlines():
         matched = re.search(rf"Scope\(Class\[main\]\): {module} (\w+) (\S+)$", line)
