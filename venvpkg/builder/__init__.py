@@ -111,9 +111,10 @@ def build_all(
 
         # Longest first: a long build started last would run alone at the end while the
         # other workers idle (8 services, -j 2: 0.62x of their serial time in given order).
-        ordered = sorted(jobs, key=lambda j: _expected_seconds(j, releases[_release_key(j)]))
+        expected = {j.name: _expected_seconds(j, releases[_release_key(j)]) for j in jobs}
+        ordered = sorted(jobs, key=lambda j: expected[j.name], reverse=True)
         with ThreadPoolExecutor(max_workers=max(1, min(settings.jobs, len(jobs)))) as pool:
-            for future in [pool.submit(one, job) for job in reversed(ordered)]:
+            for future in [pool.submit(one, job) for job in ordered]:
                 future.result()
     return [results[job.name] for job in jobs]
 
@@ -121,15 +122,12 @@ def build_all(
 def _expected_seconds(job: Job, release: Release) -> float:
     """How long the project's last build of this series and dist took; unknown is long."""
     project = job.request.project
-    recorded = sorted(
-        release.paths.builds.glob(f"venv-{project}_*.json"), key=lambda p: p.stat().st_mtime
-    )
-    found = [
-        record.seconds
-        for path in recorded
-        if (record := records.read(path, BuildRecord.from_dict)) and record.seconds
-    ]
-    return found[-1] if found else float("inf")
+    recorded = release.paths.builds.glob(f"venv-{project}_*.json")
+    for path in sorted(recorded, key=lambda p: p.stat().st_mtime, reverse=True):
+        record = records.read(path, BuildRecord.from_dict)
+        if record and record.seconds:
+            return record.seconds
+    return float("inf")
 
 
 def _release_key(job: Job) -> tuple[str, str]:

@@ -248,8 +248,9 @@ def _with_services(
     lookup = resolver.lookup()
     environment = request.target.marker_environment()
     reached: dict[NormalizedName, list[str]] = {}
+    everything = {**pinned, **closure}
     for service, own_roots in roots.items():
-        found = resolve.walk(own_roots, {**pinned, **closure}, environment, lookup)
+        found = resolve.walk(own_roots, everything, environment, lookup)
         for name in found.chosen:
             if name != canonicalize_name(service.pypi_name):
                 reached.setdefault(name, []).append(service.name)
