@@ -119,11 +119,73 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
             f"{inputs.requirements_package} (= {inputs.requirements_version})",
         ],
     }
+    context["django"] = _django(layout, venv_dir, python)
     context["packages"] = [_package(p, inputs, context, venv_dir, model) for p in layout.packages]
     return context
 
 
 POLICY_FILE = "policy.yaml"
+
+
+# The snippets Debian's openstack-dashboard copies into local_settings.d on first install,
+# under the names puppet's horizon module writes them: (file, setting, value, why).
+DJANGO_SNIPPETS = (
+    ("_0001_debian_debug.py", "DEBUG", "False", "upstream's example turns debugging on"),
+    (
+        "_0002_debian_compress_offline.py",
+        "COMPRESS_OFFLINE",
+        "True",
+        "pages use the CSS and JavaScript that `manage.py compress` made at configure time",
+    ),
+    (
+        "_0003_debian_static_root.py",
+        "STATIC_ROOT",
+        '"{static}/"',
+        "where the packages' Apache configuration serves the static files from",
+    ),
+    (
+        "_0005_debian_webroot.py",
+        "WEBROOT",
+        '"/{project}/"',
+        "the URL openstack-dashboard-apache mounts the site at",
+    ),
+    (
+        "_0006_debian_cache.py",
+        "CACHES",
+        "{{'default': {{'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}}}}",
+        "sessions work before memcached is set up (puppet's horizon::cache_backend replaces it)",
+    ),
+)
+
+
+def _django(layout: Layout, venv_dir: str, python: str) -> dict[str, Any] | None:
+    """Where a Django site's parts go, as Debian's package of the site places them."""
+    site = layout.django
+    if site is None:
+        return None
+    static = f"/var/lib/{site.site}/static"
+    snippets = [
+        {
+            "name": name,
+            "setting": setting,
+            "value": value.format(static=static, project=layout.project),
+            "why": why,
+        }
+        for name, setting, value, why in DJANGO_SNIPPETS
+    ]
+    return {
+        "settings": site.settings,
+        "site": site.site,
+        "apache": site.apache,
+        "package_dir": site.package_dir,
+        "site_packages": f"{venv_dir}/lib/python{python}/site-packages",
+        "share": f"/usr/share/{site.site}",
+        "etc": f"/etc/{site.site}",
+        "var": f"/var/lib/{site.site}",
+        "static": static,
+        "webroot": f"/{layout.project}/",
+        "snippets": snippets,
+    }
 
 
 def _requirement_names(model: ProjectModel) -> set[str]:
@@ -224,7 +286,7 @@ def _package(
         depends = [f"{venv} {exact}", "${misc:Depends}"]
         summary = f"OpenStack {project} - Python code (in the virtualenv)"
         description = [
-            f"Installing python3-{project}, as Debian's package is named, installs",
+            f"Installing {package.name}, as Debian's package is named, installs",
             f"the virtualenv under {venv_dir} that holds the code; it adds nothing to",
             "Debian's Python path.",
         ]
@@ -232,13 +294,28 @@ def _package(
     elif package.role == "common":
         # As in Debian (nova-common needs python3-nova): puppet installs PROJECT-api and
         # expects the WSGI file the python3 package links into dist-packages.
-        depends = [f"{venv} {exact}", f"python3-{project} {exact}", "adduser", "${misc:Depends}"]
+        python_package = inputs.layout.package("python").name
+        depends = [f"{venv} {exact}", f"{python_package} {exact}", "adduser", "${misc:Depends}"]
         if model.has_rootwrap:
             depends.append("sudo")
         summary = f"OpenStack {project} - common files"
         description = [
             f"The {project} system user, directories, configuration, log rotation",
             f"and command-line tools, running from the virtualenv under {venv_dir}.",
+        ]
+        architecture = "all"
+    elif package.role == "apache":
+        # mod_wsgi runs the system's Python 3, which is the venv's: wsgi.py adds the venv.
+        depends = [
+            f"{context['common_package']} {exact}",
+            "apache2",
+            "libapache2-mod-wsgi-py3",
+            "${misc:Depends}",
+        ]
+        summary = f"OpenStack {project} - Apache configuration"
+        description = [
+            f"Serves the {project} Django site with Apache and mod_wsgi, as Debian's",
+            f"{package.name} does: enabled at /{project} on first install.",
         ]
         architecture = "all"
     elif package.role == "meta":
@@ -327,6 +404,19 @@ def _installs(package: Package, context: dict[str, Any]) -> list[dict[str, str]]
         {"source": f"debian/units/{s.name}.service", "directory": "lib/systemd/system"}
         for s in package.services
     ]
+    django = context["django"]
+    if package.role == "common" and django:
+        share = django["share"][1:]
+        found += [
+            {"source": "debian/django/manage.py", "directory": share},
+            {"source": "debian/django/wsgi.py", "directory": share},
+            {
+                "source": "debian/django/settings.d/*.py",
+                "directory": f"{django['share'][1:]}/settings.d",
+            },
+        ]
+    if package.role == "apache":
+        found.append({"source": "debian/apache/*.conf", "directory": "etc/apache2/sites-available"})
     if package.role == "common" and context["rootwrap"]:
         found.append(
             {

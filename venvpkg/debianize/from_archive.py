@@ -51,7 +51,8 @@ class Split:
 
 def split(model: ProjectModel, source: DebianSource, entry: dict[str, Any]) -> Split:
     names = set(source.names)
-    common = next(
+    # layouts.toml names it where Debian has no PROJECT-common (horizon: openstack-dashboard).
+    common = entry.get("common") or next(
         (c for c in (f"{model.name}-common", model.name) if c in names), f"{model.name}-common"
     )
     gone: dict[str, str] = entry.get("gone", {})

@@ -65,6 +65,22 @@ class Package:
 
 
 @dataclass(frozen=True)
+class DjangoSite:
+    """A Django site (horizon) as Debian's package of it lays it out: manage.py and
+    wsgi.py in /usr/share/SITE, settings in /etc/SITE, static files served from
+    /var/lib/SITE/static, and an apache package with the site's configuration."""
+
+    settings: str  # the settings module (openstack_dashboard.settings)
+    site: str  # Debian's name for the site and its directories (openstack-dashboard)
+    apache: str  # the package of the apache configuration (openstack-dashboard-apache)
+
+    @property
+    def package_dir(self) -> str:
+        """The settings module's package, as a path under site-packages."""
+        return self.settings.rpartition(".")[0].replace(".", "/")
+
+
+@dataclass(frozen=True)
 class Layout:
     project: str
     packages: tuple[Package, ...]
@@ -81,6 +97,7 @@ class Layout:
     # Files the venv must not ship, as paths under site-packages with * (horizon: the
     # bootswatch theme demos, whose pages load Google Analytics once collected and served).
     prune: tuple[str, ...] = ()
+    django: DjangoSite | None = None
 
     def package(self, role: str) -> Package:
         return next(p for p in self.packages if p.role == role)
@@ -128,7 +145,10 @@ def plan_layout(model: ProjectModel, debian: DebianSource | None = None) -> Layo
     runners = Counter(s.script or s.wsgi_file for _p, chosen in service_packages for s in chosen)
     shared = {script for script, count in runners.items() if count > 1}
     unhoused = tuple(sorted((others - housed) | shared))
-    packages = [Package(f"venv-{model.name}", "venv"), Package(f"python3-{model.name}", "python")]
+    packages = [
+        Package(f"venv-{model.name}", "venv"),
+        Package(_python_name(model, debian), "python"),
+    ]
     if common_name not in groups:
         packages.append(Package(common_name, "common", scripts=unhoused))
     for name, chosen in service_packages:
@@ -140,7 +160,9 @@ def plan_layout(model: ProjectModel, debian: DebianSource | None = None) -> Layo
         defaults = tuple(entry.get("defaults", {}).get(name, []))
         aliases = _aliases(model, entry, chosen)
         packages.append(Package(name, role, chosen, tuple(sorted(scripts)), defaults, aliases))
-    packages += [Package(name, "meta") for name in meta]
+    django = DjangoSite(**entry["django"]) if "django" in entry else None
+    # The apache package of a site carries its web server configuration, not services.
+    packages += [Package(n, "apache" if django and n == django.apache else "meta") for n in meta]
     uid = entry.get("uid") or DEFAULT_UIDS.get(model.name)
     links = _compat_links(model, entry)
     return Layout(
@@ -153,7 +175,14 @@ def plan_layout(model: ProjectModel, debian: DebianSource | None = None) -> Layo
         config_dirs=tuple(sorted({*Layout.config_dirs, *entry.get("config_dirs", [])})),
         source_configs=_source_configs(model, entry),
         prune=tuple(entry.get("prune", {})),
+        django=django,
     )
+
+
+def _python_name(model: ProjectModel, debian: DebianSource | None) -> str:
+    """python3-PROJECT, or Debian's python3-django-PROJECT where its archive names it so."""
+    django = f"python3-django-{model.name}"
+    return django if debian is not None and django in debian.names else f"python3-{model.name}"
 
 
 def _archive_service(model: ProjectModel, plan: from_archive.UnitPlan) -> Service:

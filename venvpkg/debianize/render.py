@@ -11,7 +11,13 @@ import jinja2
 
 from venvpkg import rendering
 
-EXECUTABLE = {"rules", "tests/smoke", "tests/functional", "runtime-check"}
+EXECUTABLE = {
+    "rules",
+    "tests/smoke",
+    "tests/functional",
+    "runtime-check",
+    "django/manage.py",
+}
 # Projects with a functional autopkgtest (templates/debian/tests/functional/PROJECT.j2).
 FUNCTIONAL = ("keystone", "nova")
 
@@ -63,6 +69,7 @@ def outputs(context: dict[str, Any]) -> list[Output]:
         Output("wsgi-script.j2", f"wsgi/{file['name']}", (("service", file["service"]),))
         for file in context["wsgi_files"]
     ]
+    files += _django_outputs(context["django"])
     for package in context["packages"]:
         scope = (("package", package),)
         files.append(
@@ -81,6 +88,24 @@ def outputs(context: dict[str, Any]) -> list[Output]:
                 files.append(
                     Output("service-uwsgi.ini.j2", f"uwsgi/{service['name']}-uwsgi.ini", one)
                 )
+    return files
+
+
+def _django_outputs(django: dict[str, Any] | None) -> list[Output]:
+    """A Django site's manage.py, wsgi.py, settings snippets and Apache configuration."""
+    if django is None:
+        return []
+    files = [
+        Output("django-manage.j2", "django/manage.py"),
+        Output("django-wsgi.j2", "django/wsgi.py"),
+        Output("apache-site.j2", f"apache/{django['site']}-alias-only.conf"),
+        Output("apache.postinst.j2", f"{django['apache']}.postinst"),
+        Output("apache.postrm.j2", f"{django['apache']}.postrm"),
+    ]
+    files += [
+        Output("django-settings.j2", f"django/settings.d/{s['name']}", (("snippet", s),))
+        for s in django["snippets"]
+    ]
     return files
 
 

@@ -47,14 +47,13 @@ def _declared(project: str) -> dict[str, str]:
 @pytest.mark.parametrize("dist", archive.DISTS)
 def test_every_package_name_debian_has_exists_in_ours(dist: str) -> None:
     """Every binary package Debian builds from these sources is one of ours, or is
-    declared in layouts.toml with the reason it is not (documentation and Django's
-    module package aside)."""
+    declared in layouts.toml with the reason it is not (documentation aside)."""
     data = archive.load(dist, NOWHERE)
     assert {"keystone", "nova", "octavia", "swift", "aodh"} <= set(data.sources)
     missing = {}
     for name, source in sorted(data.sources.items()):
         ours = {p.name for p in layout.plan_layout(_debians_model(source), source).packages}
-        theirs = {b for b in source.names if not b.endswith("-doc")} - {f"python3-django-{name}"}
+        theirs = {b for b in source.names if not b.endswith("-doc")}
         left = sorted(theirs - ours - set(_declared(name)))
         if left:
             missing[name] = left

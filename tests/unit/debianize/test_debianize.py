@@ -462,3 +462,59 @@ def test_a_daemons_own_config_file_comes_after_the_main_one() -> None:
         "ExecStart=/usr/bin/neutron-l3-agent --config-file=/etc/neutron/neutron.conf "
         "--config-file=/etc/neutron/l3_agent.ini --log-file=/var/log/neutron/neutron-l3-agent.log"
     ) in unit.splitlines()
+
+
+def test_horizon_is_a_django_site_laid_out_as_debians_openstack_dashboard(tmp_path: Path) -> None:
+    """puppet's horizon module (Debian) installs openstack-dashboard-apache, runs
+    /usr/share/openstack-dashboard/manage.py and serves .../wsgi.py at /horizon, with
+    static files aliased from /var/lib/openstack-dashboard/static: ours must agree."""
+    import ast
+
+    from venvpkg.debianize import archive, context, render
+
+    debian = archive.load("trixie", Path("/nonexistent")).sources["horizon"]
+    horizon = _model("horizon", [])
+    split = layout.plan_layout(horizon, debian)
+    roles = {p.name: p.role for p in split.packages}
+    assert roles == {
+        "venv-horizon": "venv",
+        "python3-django-horizon": "python",
+        "openstack-dashboard": "common",
+        "openstack-dashboard-apache": "apache",
+    }
+    rendered = context.build(
+        context.Inputs(
+            model=horizon,
+            layout=split,
+            target=targets.lookup("trixie"),
+            series_id="2025.2",
+            series_label="2025.2 (flamingo)",
+            version="90:1.0-1+deb13",
+            requirements_package="openstack-requirements-2025.2",
+            requirements_version="1",
+            wheelhouse_dir="/usr/share/openstack-requirements-2025.2/wheelhouse",
+            maintainer="m <m@example.invalid>",
+        )
+    )
+    render.render_tree(rendered, tmp_path, None)
+    site = (tmp_path / "apache/openstack-dashboard-alias-only.conf").read_text()
+    assert "Alias /horizon/static /var/lib/openstack-dashboard/static" in site
+    assert "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py" in site
+    settings: dict[str, object] = {}
+    for snippet in sorted((tmp_path / "django/settings.d").iterdir()):
+        exec(snippet.read_text(), {}, settings)
+    assert settings["WEBROOT"] == "/horizon/"
+    assert settings["STATIC_ROOT"] == "/var/lib/openstack-dashboard/static/"
+    assert settings["DEBUG"] is False
+    wsgi = (tmp_path / "django/wsgi.py").read_text()
+    ast.parse(wsgi)
+    assert '"/opt/venvs/horizon/lib/python3.13/site-packages"' in wsgi
+    manage = tmp_path / "django/manage.py"
+    assert manage.read_text().startswith("#!/opt/venvs/horizon/bin/python\n")
+    assert manage.stat().st_mode & 0o111
+    installs = (tmp_path / "openstack-dashboard.install").read_text().splitlines()
+    assert "debian/django/manage.py usr/share/openstack-dashboard" in installs
+    apache = (tmp_path / "openstack-dashboard-apache.install").read_text()
+    assert apache.split() == ["debian/apache/*.conf", "etc/apache2/sites-available"]
+    stanza = (tmp_path / "control").read_text().split("Package: openstack-dashboard-apache\n")[1]
+    assert "libapache2-mod-wsgi-py3" in stanza and "apache2," in stanza
