@@ -12,8 +12,20 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import packages, project
+from venvpkg.release.plan import INSTALLER
 
 DATA = Path(__file__).parent / "data"
+# Where `./bootstrap.sh test` puts the uv wheel venvpkg pins (PyPI's real one).
+UV_WHEELS = Path(sys.prefix) / "share/venvpkg-tests"
+
+
+def uv_wheel() -> Path:
+    """The pinned uv wheel: builds install with it, as they do from PyPI's index."""
+    name, version = INSTALLER
+    found = sorted(UV_WHEELS.glob(f"{name}-{version}-*.whl"))
+    if not found:
+        pytest.exit(f"no {name} {version} wheel in {UV_WHEELS}: run ./bootstrap.sh test", 2)
+    return found[0]
 
 
 def build_fixture_files(files: Path) -> None:
@@ -66,12 +78,28 @@ def build_fixture_files(files: Path) -> None:
     stranger = "Home-page: https://github.com/someone/fixwatch/\n"
     packages.make_sdist(files, "fixwatch", "1.0", {"fixwatch.py": ""}, metadata=stranger)
     packages.make_sdist(files, "fixvenus", "1.0", {"fixvenus.py": ""})
+    shutil.copy2(uv_wheel(), files)
 
 
 @pytest.fixture(scope="session")
-def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("index")
-    build_fixture_files(root / "files")
+def index_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    files = tmp_path_factory.mktemp("index") / "files"
+    build_fixture_files(files)
+    return files
+
+
+@pytest.fixture(scope="session")
+def index_url(index_files: Path) -> Iterator[str]:
+    packages.write_index(index_files, index_files.parent)
+    with packages.serve(index_files.parent) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pip_index_url(index_files: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same index without uv, as a mirror that lacks it: builds install with pip."""
+    root = tmp_path_factory.mktemp("pip-index")
+    shutil.copytree(index_files, root / "files", ignore=shutil.ignore_patterns("uv-*.whl"))
     packages.write_index(root / "files", root)
     with packages.serve(root) as url:
         yield url

@@ -95,6 +95,7 @@ def test_wheelhouse_holds_every_applicable_pin_as_a_wheel(released: Path) -> Non
         "fixlib_transitive-3.0-py3-none-any.whl",  # needed by fixlib-b, not pinned
         "fixlib_unused-1.0-py3-none-any.whl",
         "fixture_backend-1.0-py3-none-any.whl",  # build dependency, <2 per build-constraints
+        "uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",  # the installer
     ]
     constraints = (released / WHEELHOUSE / "upper-constraints.txt").read_text()
     assert "fixlint" not in constraints  # denylisted
@@ -213,7 +214,8 @@ def test_projects_limit_the_wheelhouse_to_their_closure(
     result = _release_project(requirements_dir, "fixproj==1.0", tmp_path, index_url)
     assert "set SOURCE_DATE_EPOCH" in result.stderr  # a plain directory has no commit date
     names = {p.name.split("-")[0] for p in (tmp_path / WHEELHOUSE).glob("*.whl")}
-    assert names == {"fixlib_a", "fixlib_b", "fixlib_c", "fixlib_transitive", "fixture_backend"}
+    closure = {"fixlib_a", "fixlib_b", "fixlib_c", "fixlib_transitive", "fixture_backend"}
+    assert names == closure | {"uv"}  # and venvpkg's installer
     meta = json.loads((tmp_path / WHEELHOUSE / "wheelhouse.json").read_text())
     assert meta["projects"] == ["fixproj==1.0"]
 

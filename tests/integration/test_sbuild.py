@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import release_fixsvc, venvpkg
+from tests.conftest import DATA, release_fixsvc, venvpkg
+from venvpkg.release.plan import INSTALLER
 
 FIXSVC_PACKAGES = ("fixsvc-api", "fixsvc-engine", "fixsvc-common", "python3-fixsvc", "venv-fixsvc")
 ARGS = ("fixsvc", "--series", "2025.2", "--version", "1.0", "--dist", "bookworm")
@@ -60,6 +62,8 @@ def test_two_sbuild_builds_are_bit_identical_and_a_rerun_is_cached(
     )
     names = sorted(Path(d).name.split("_")[0] for d in build["debs"])
     assert names == sorted(FIXSVC_PACKAGES)
+    (venv,) = [Path(d) for d in build["debs"] if Path(d).name.startswith("venv-fixsvc_")]
+    assert _installer(venv) == "uv"  # the requirements package carries it
     out = released / "debs" / "bookworm-2025.2"
     assert list(out.glob("venv-fixsvc_*.buildinfo"))
 
@@ -68,6 +72,44 @@ def test_two_sbuild_builds_are_bit_identical_and_a_rerun_is_cached(
     again = json.loads(rerun.stdout)["builds"][0]
     assert again["status"] == "cached" and again["debs"] == build["debs"]
     assert time.monotonic() - began < 5
+
+
+def _installer(deb: Path, project: str = "fixsvc") -> str:
+    """What installed the project into the venv, as its dist-info records it."""
+    listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, check=True)
+    (member,) = re.findall(rf"(\./\S+/{project}-[^/]+\.dist-info/INSTALLER)$", listing.stdout, re.M)
+    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True, check=True)
+    found = subprocess.run(
+        ["tar", "-xO", member], input=tar.stdout, capture_output=True, check=True
+    )
+    return found.stdout.decode().strip()
+
+
+def test_without_uv_on_the_index_the_venv_installs_with_pip(
+    pip_index_url: str, chroots: Path, tmp_path: Path
+) -> None:
+    """A mirror that lacks the pinned uv wheel still gets its packages, built with pip."""
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    (workdir / "chroots").symlink_to(chroots)
+    requirements = workdir / "requirements"
+    shutil.copytree(DATA / "requirements-2025.2", requirements)
+    released = venvpkg(
+        "release",
+        "2025.2",
+        "--requirements",
+        str(requirements),
+        "--projects",
+        "fixsvc==1.0",
+        workdir=workdir,
+        index=pip_index_url,
+    )
+    assert f"{INSTALLER[0]} {INSTALLER[1]} has no wheel for bookworm" in released.stderr
+    result = venvpkg("build", *ARGS, "--json", workdir=workdir, index=pip_index_url)
+    build = json.loads(result.stdout)["builds"][0]
+    assert (build["status"], build["lintian"]) == ("built", "clean")
+    (venv,) = [Path(d) for d in build["debs"] if Path(d).name.startswith("venv-fixsvc_")]
+    assert _installer(venv) == "pip"
 
 
 def test_a_build_that_reaches_for_the_network_fails_and_leaves_nothing(

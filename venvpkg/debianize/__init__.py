@@ -31,7 +31,7 @@ from venvpkg.index import Index
 from venvpkg.places import HOST
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord, SourceRecord
-from venvpkg.release import wheels
+from venvpkg.release import plan, wheels
 from venvpkg.scratch import private_dir
 from venvpkg.workdir import ReleasePaths
 
@@ -288,6 +288,13 @@ def _debian_split(job: Job) -> archive.DebianSource | None:
     return found
 
 
+def _installer_wheel(wheelhouse: Path) -> str:
+    """The uv wheel the requirements package carries ("" for one packed without it: pip)."""
+    name = plan.INSTALLER[0]
+    found = sorted(wheelhouse.glob(f"{name}-{plan.INSTALLER[1]}-*.whl"))
+    return found[0].name if found else ""
+
+
 def _render(job: Job, seen: Inspected, staging: Path, version: str) -> dict[str, Any]:
     """debian/ of the staging tree for `version` (the changelog comes separately)."""
     request, release, options = job.request, job.release, job.request.options
@@ -307,6 +314,7 @@ def _render(job: Job, seen: Inspected, staging: Path, version: str) -> dict[str,
             depends=options.depends,
             override_wheels=bool(seen.overrides),
             runtime_depends=seen.runtime,
+            installer_wheel=_installer_wheel(release.wheelhouse),
         )
     )
     debian = staging / "debian"

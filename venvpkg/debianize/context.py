@@ -35,6 +35,8 @@ class Inputs:
     depends: tuple[str, ...] = ()
     runtime_depends: tuple[str, ...] = ()
     override_wheels: bool = False
+    # The uv wheel in the requirements package: dh_virtualenv installs with it.
+    installer_wheel: str = ""
     compression: str = "-Zxz -z1"
 
 
@@ -70,6 +72,7 @@ def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
         "common_package": common.name,
         "extras": list(inputs.extras),
         "override_wheels": inputs.override_wheels,
+        "uv_wheel": inputs.installer_wheel,
         "compression": inputs.compression,
         "samples": [
             {**asdict(s), "directory": s.filename.rpartition("/")[0]} for s in model.samples

@@ -17,6 +17,7 @@ EXECUTABLE = {
     "tests/functional",
     "runtime-check",
     "django/manage.py",
+    "uv-pip",
 }
 # Projects with a functional autopkgtest (templates/debian/tests/functional/PROJECT.j2).
 FUNCTIONAL = ("keystone", "nova")
@@ -63,6 +64,8 @@ def outputs(context: dict[str, Any]) -> list[Output]:
         Output("venv.postinst.j2", f"venv-{context['project']}.postinst"),
         Output("venv.prerm.j2", f"venv-{context['project']}.prerm"),
     ]
+    if context["uv_wheel"]:
+        files.append(Output("uv-pip.j2", "uv-pip"))
     if context["rootwrap"]:
         files.append(Output("common.sudoers.j2", f"sudoers/{context['project']}_sudoers"))
     files += [

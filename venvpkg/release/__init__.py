@@ -79,6 +79,14 @@ def plan_release(request: ReleaseRequest, settings: Settings, display: Display) 
             f"{count} pins that the branch gives only per Python take its Python "
             f"{' and '.join(stand_ins)} line for {target.name}'s Python {python}"
         )
+    name, version = plan.INSTALLER
+    if made.installer:
+        display.info(f"installer: {made.installer} joins the wheelhouse; builds install with it")
+    else:
+        display.warn(
+            f"{name} {version} has no wheel for {target.name} on {settings.index_url}: "
+            "builds install with pip (slower)"
+        )
     for line in made.overrides.splitlines():
         display.info(f"override: {line}")
     _say_left_out(made.left_out, display)

@@ -18,7 +18,7 @@ from packaging.version import Version
 from venvpkg import __version__, projects, provenance, sysdeps
 from venvpkg.config import Settings
 from venvpkg.errors import NetworkError, UsageError, VenvpkgError
-from venvpkg.index import Index
+from venvpkg.index import Index, NotOnIndex, choose
 from venvpkg.places import HOST, Place
 from venvpkg.projects import ProjectPin
 from venvpkg.release import overrides, resolve
@@ -34,6 +34,13 @@ from venvpkg.targets import Target
 
 if TYPE_CHECKING:
     from venvpkg.release import ReleaseRequest
+
+
+# The installer dh_virtualenv runs in every build: uv installs a venv in about half
+# pip's time and, with the cleanup rules.j2 does, gives the same bytes build after build
+# (benchmarks/build.py). Pinned here, not by the series: it is venvpkg's tool, not part
+# of any venv. An index without a wheel of it for the target leaves the builds on pip.
+INSTALLER = ("uv", Version("0.13.9"))
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class ReleasePlan:
     unconstrained: dict[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
     # ...and the services left out, with why (not on the index, a look-alike).
     left_out: tuple[str, ...] = ()
+    # uv==VERSION when its wheel joins the wheelhouse; "" when builds stay on pip.
+    installer: str = ""
 
     @property
     def id(self) -> str:
@@ -95,6 +104,7 @@ class ReleasePlan:
             # What the branch leaves open is chosen by this date.
             self.rules.dated_before,
             [p.requirement() for p in self.services],
+            self.installer,
         ]
         return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
@@ -168,6 +178,9 @@ def make_plan(
     else:
         services, left_out = _services(request, settings)
         wanted, needs = _with_services(services, pinned, rules, request, settings, place)
+    installer = _installer(settings, target)
+    if installer:
+        wanted = {**wanted, canonicalize_name(INSTALLER[0]): INSTALLER[1]}
     bindep = sysdeps.build_dependencies(
         data.bindep, target, f"{data.origin}/bindep.txt", settings.paths.cache("bindep")
     )
@@ -188,7 +201,19 @@ def make_plan(
         services,
         needs,
         left_out,
+        installer,
     )
+
+
+def _installer(settings: Settings, target: Target) -> str:
+    """uv==VERSION if the index has a wheel of it that runs on the target, else ""."""
+    name, version = INSTALLER
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    try:
+        chosen = choose(index.files(name, version), target)
+    except (NetworkError, NotOnIndex):
+        return ""
+    return f"{name}=={version}" if chosen is not None and chosen.is_wheel else ""
 
 
 def _verified(pins: tuple[ProjectPin, ...], settings: Settings) -> tuple[ProjectPin, ...]:
