@@ -92,10 +92,13 @@ def ensure_installed(
 
 
 # OpenStack projects' bindep.txt serves their unit tests as much as their services:
-# headers, compilers, database servers and locales are for the gate, not for a node.
+# headers, compilers, database servers and locales are for the gate, not for a node
+# (blazar 16 lists default-mysql-server unprofiled). Nor is a boot loader: ironic lists
+# grub-efi-amd64-signed for UEFI network boot, and installing a service must not change
+# how the node boots (Debian's ironic-conductor does not depend on it either).
 TEST_ONLY = re.compile(
-    r"(-dev(-compat)?|^python3-all.*|^(mariadb|mysql)-(server|client)|^postgresql(-client)?"
-    r"|^locales$|^gettext$|^build-essential$|^gcc$)"
+    r"(-dev(-compat)?|^python3-all.*|^(default-)?(mariadb|mysql)-(server|client)"
+    r"|^postgresql(-client)?|^locales$|^gettext$|^build-essential$|^gcc$|^grub-|^shim-)"
 )
 
 

@@ -163,9 +163,10 @@ def test_runtime_dependencies_leave_the_gate_packages_out() -> None:
     bindep = (
         "haproxy\nkeepalived\nlibffi-dev [platform:dpkg]\nmariadb-server [platform:dpkg]\n"
         "qemu-utils [platform:dpkg]\nlocales [platform:dpkg]\nvim [test]\n"
+        "default-mysql-server [platform:dpkg]\ngrub-efi-amd64-signed [platform:dpkg]\nipxe\n"
     )
     found = sysdeps.runtime_dependencies(bindep, targets.lookup("bookworm"))
-    assert found == ["haproxy", "keepalived", "qemu-utils"]
+    assert found == ["haproxy", "ipxe", "keepalived", "qemu-utils"]
 
 
 def test_tree_digest_sees_names_and_contents_but_not_bytecode(tmp_path: Path) -> None:
