@@ -171,9 +171,15 @@ def install_lock_offline(wheelhouse: Path, venv: Path) -> dict[str, str]:
 
 def release_fixsvc(workdir: Path, index_url: str) -> Path:
     """Make `workdir` hold the fixture series' requirements package with fixsvc's closure."""
+    run_release_fixsvc(workdir, index_url)
+    return workdir
+
+
+def run_release_fixsvc(workdir: Path, index_url: str) -> subprocess.CompletedProcess[str]:
+    """release_fixsvc's run itself, for a test that reads what it said."""
     requirements = workdir / "requirements"
     shutil.copytree(DATA / "requirements-2025.2", requirements)
-    venvpkg(
+    return venvpkg(
         "release",
         "2025.2",
         "--requirements",
@@ -183,7 +189,6 @@ def release_fixsvc(workdir: Path, index_url: str) -> Path:
         workdir=workdir,
         index=index_url,
     )
-    return workdir
 
 
 def commit_tree(directory: Path, date: str, branch: str = "master") -> None:

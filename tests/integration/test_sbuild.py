@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, release_fixsvc, venvpkg
+from tests.conftest import release_fixsvc, run_release_fixsvc, venvpkg
 from venvpkg.release.plan import INSTALLER
 
 FIXSVC_PACKAGES = ("fixsvc-api", "fixsvc-engine", "fixsvc-common", "python3-fixsvc", "venv-fixsvc")
@@ -92,18 +92,7 @@ def test_without_uv_on_the_index_the_venv_installs_with_pip(
     workdir = tmp_path / "w"
     workdir.mkdir()
     (workdir / "chroots").symlink_to(chroots)
-    requirements = workdir / "requirements"
-    shutil.copytree(DATA / "requirements-2025.2", requirements)
-    released = venvpkg(
-        "release",
-        "2025.2",
-        "--requirements",
-        str(requirements),
-        "--projects",
-        "fixsvc==1.0",
-        workdir=workdir,
-        index=pip_index_url,
-    )
+    released = run_release_fixsvc(workdir, pip_index_url)
     assert f"{INSTALLER[0]} {INSTALLER[1]} has no wheel for bookworm" in released.stderr
     result = venvpkg("build", *ARGS, "--json", workdir=workdir, index=pip_index_url)
     build = json.loads(result.stdout)["builds"][0]
