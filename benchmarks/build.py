@@ -52,6 +52,8 @@ override_dh_dwz:
 """
 # The flag that makes dh_virtualenv run uv (templates/debian/rules.j2), with its line break.
 UV_FLAG = re.compile(r" \\\n\t+--pip-tool \S+")
+# A venv that uv fills has no pip; one that pip fills needs it.
+WITHOUT_PIP = " --extra-virtualenv-arg=--without-pip"
 ENV = timing.ENV | {"DEBIAN_FRONTEND": "noninteractive"}
 
 
@@ -63,7 +65,7 @@ def build(dsc: Path, scratch: Path, variant: str, project: str) -> tuple[float, 
     env = ENV
     if variant == "pip":
         rules = tree / "debian/rules"
-        rules.write_text(UV_FLAG.sub("", rules.read_text()))
+        rules.write_text(UV_FLAG.sub("", rules.read_text()).replace(WITHOUT_PIP, ""))
     if variant == "stock":
         rules = (tree / "debian/rules").read_text()
         values = {
