@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,10 @@ class Inputs:
 
 def build(inputs: Inputs, now: datetime | None = None) -> dict[str, Any]:
     model, layout, target = inputs.model, inputs.layout, inputs.target
+    if layout.django:
+        # Its oslo.config options (horizon registers some for its docs) and policy
+        # namespaces are read from the site's settings, not from a file in /etc/PROJECT.
+        model = replace(model, samples=(), policy_namespaces=())
     project = model.name
     python = f"{target.python[0]}.{target.python[1]}"
     venv_dir = f"/opt/venvs/{project}"

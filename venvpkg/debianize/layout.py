@@ -172,7 +172,10 @@ def plan_layout(model: ProjectModel, debian: DebianSource | None = None) -> Layo
         links,
         shell=entry.get("shell", Layout.shell),
         log_group=entry.get("log_group", ""),
-        config_dirs=tuple(sorted({*Layout.config_dirs, *entry.get("config_dirs", [])})),
+        # A Django site reads its settings, not oslo.policy's policy.d under /etc/PROJECT.
+        config_dirs=()
+        if django
+        else tuple(sorted({*Layout.config_dirs, *entry.get("config_dirs", [])})),
         source_configs=_source_configs(model, entry),
         prune=tuple(entry.get("prune", {})),
         django=django,

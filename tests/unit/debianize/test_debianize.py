@@ -474,7 +474,9 @@ def test_horizon_is_a_django_site_laid_out_as_debians_openstack_dashboard(tmp_pa
     from venvpkg.debianize import archive, context, render
 
     debian = archive.load("trixie", Path("/nonexistent")).sources["horizon"]
-    horizon = _model("horizon", [])
+    # horizon registers oslo.config options (for its docs) and policy namespaces.
+    sample = model.ConfigSample("horizon.conf", ("openstack_dashboard",))
+    horizon = dataclasses.replace(_model("horizon", []), samples=(sample,), policy_namespaces=("horizon",))
     split = layout.plan_layout(horizon, debian)
     roles = {p.name: p.role for p in split.packages}
     assert roles == {
@@ -519,3 +521,9 @@ def test_horizon_is_a_django_site_laid_out_as_debians_openstack_dashboard(tmp_pa
     assert apache.split() == ["debian/apache/*.conf", "etc/apache2/sites-available"]
     stanza = (tmp_path / "control").read_text().split("Package: openstack-dashboard-apache\n")[1]
     assert "libapache2-mod-wsgi-py3" in stanza and "apache2," in stanza
+    # Its settings are local_settings.py: no oslo.config file or policy.d in /etc/horizon.
+    common = "".join(
+        (tmp_path / f"openstack-dashboard.{part}").read_text() for part in ("dirs", "postinst")
+    )
+    assert "/etc/horizon" not in common and "etc/horizon" not in common
+    assert "bin/oslo-config-generator" not in (tmp_path / "rules").read_text()
