@@ -42,7 +42,7 @@ def _normalised(text: str) -> str:
     against the wheels instead."""
     text = re.sub(r"http://127\.0\.0\.1:\d+/simple/", "INDEX", text)
     text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:DIGEST", text)
-    return re.sub(r"\d{8}\.\d+\+deb12", "DATE.N+deb12", text)
+    return re.sub(r"\d{8}\.\d+\.[0-9a-f]{8}\+deb12", "DATE.N.CONTENT+deb12", text)
 
 
 def _digests_name_the_wheelhouse_wheels(lock: str, wheelhouse: Path) -> None:
@@ -530,3 +530,45 @@ def test_debianize_on_a_fresh_workdir_makes_the_requirements_package_itself(
     assert (workdir / SOURCE / "debian" / "control").is_file()
     again = venvpkg("debianize", *ARGS, workdir=workdir, index=index_url)
     assert "making it" not in again.stderr
+
+
+@needs_root
+def test_two_workdirs_make_two_requirements_packages_and_a_build_takes_its_own(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    """A closure of fixsvc's and the whole fixture series, packed in two workdirs, must not
+    share a version: apt would keep whichever is installed for the other's build."""
+    mine = tmp_path / "mine"
+    shutil.copytree(released, mine, symlinks=True)
+    other = tmp_path / "other"
+    requirements = other / "requirements"
+    shutil.copytree(Path(__file__).parents[1] / "data/requirements-2025.2", requirements)
+    venvpkg(
+        "release", "2025.2", "--requirements", str(requirements), workdir=other, index=index_url
+    )
+    (my_deb,) = (mine / "debs/bookworm-2025.2").glob("openstack-requirements-2025.2_*.deb")
+    (other_deb,) = (other / "debs/bookworm-2025.2").glob("openstack-requirements-2025.2_*.deb")
+    assert my_deb.name != other_deb.name
+    subprocess.run(["apt-get", "install", "-y", str(other_deb)], check=True, capture_output=True)
+    try:
+        result = venvpkg(
+            "build", *ARGS, "--backend", "host", "--json", workdir=mine, index=index_url
+        )
+        assert json.loads(result.stdout)["builds"][0]["status"] == "built"
+        control = subprocess.run(
+            ["dpkg-query", "--control-path", "openstack-requirements-2025.2", "md5sums"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        packed = subprocess.run(
+            ["dpkg-deb", "--info", str(my_deb), "md5sums"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert sorted(Path(control).read_text().splitlines()) == sorted(packed.splitlines())
+    finally:
+        subprocess.run(
+            ["dpkg", "--purge", *FIXSVC_PACKAGES, "openstack-requirements-2025.2"],
+            capture_output=True,
+            check=False,
+        )

@@ -182,6 +182,24 @@ def test_rerun_with_unchanged_inputs_does_nothing(
     assert _deb(released).stat().st_mtime_ns == before
 
 
+def test_a_wheel_changed_on_disk_is_refused_even_by_a_no_op_rerun(
+    released: Path, index_url: str, requirements_copy: Path, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"
+    shutil.copytree(released, workdir)  # copies: the module's workdir stays as it was
+    (altered,) = (workdir / WHEELHOUSE).glob("fixlib_a-*.whl")
+    with altered.open("ab") as wheel:
+        wheel.write(b"\0")
+    before = _deb(workdir).stat().st_mtime_ns
+    result = venvpkg(
+        "release", SERIES, "--requirements", str(requirements_copy),
+        workdir=workdir, index=index_url, check=False,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert str(altered) in result.stderr and "Traceback" not in result.stderr
+    assert _deb(workdir).stat().st_mtime_ns == before
+
+
 def test_bumped_pin_refetches_only_that_pin(released: Path, index_url: str, tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     shutil.copytree(released, workdir)

@@ -166,7 +166,7 @@ def _require_build_depends(release: ReleaseRecord, log: Path) -> None:
     installed = runner.capture(
         ["dpkg-query", "-W", "-f", "${Version}", release.package], ok_codes=(0, 1)
     ).strip()
-    if installed == release.version:
+    if installed == release.version and _installed_as_packed(release):
         return
     if os.geteuid() != 0:
         raise ToolMissing(
@@ -175,7 +175,28 @@ def _require_build_depends(release: ReleaseRecord, log: Path) -> None:
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     runner.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades", release.deb],
+        [
+            "apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades",
+            "--reinstall", release.deb,
+        ],
         log=log,
         env=env,
-    )
+    )  # fmt: skip
+    if not _installed_as_packed(release):
+        raise BuildFailed(
+            f"the installed {release.package} {release.version} is not {release.deb}",
+            f"see {log}",
+            [],
+        )
+
+
+def _installed_as_packed(release: ReleaseRecord) -> bool:
+    """The installed files are those of the .deb the build was planned with, byte for byte
+    (by their md5sums): a package of the same version from another workdir is not."""
+    control = runner.capture(
+        ["dpkg-query", "--control-path", release.package, "md5sums"], ok_codes=(0, 1)
+    ).strip()
+    if not control or not Path(control).is_file():
+        return False
+    packed = runner.capture(["dpkg-deb", "--info", release.deb, "md5sums"])
+    return sorted(Path(control).read_text().splitlines()) == sorted(packed.splitlines())

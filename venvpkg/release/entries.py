@@ -30,6 +30,8 @@ class Entry:
     artifact: Artifact | None = None
     sha256: str = ""
     wheel: Path | None = None
+    # The wheel's digest where it came from: the index's, or recorded when built here.
+    wheel_sha256: str = ""
     downloaded: bool = False
     built: bool = False
     build_dependency: bool = False

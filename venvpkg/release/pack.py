@@ -13,6 +13,7 @@ from venvpkg.files import place
 from venvpkg.places import HOST, Place
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord
+from venvpkg.release import lock
 from venvpkg.scratch import private_dir
 from venvpkg.workdir import ReleasePaths, Workdir
 
@@ -39,11 +40,15 @@ def current(paths: ReleasePaths, plan: ReleasePlan) -> ReleaseRecord | None:
     return record if record.deb.is_file() else None
 
 
-def next_version(plan: ReleasePlan, paths: ReleasePaths) -> str:
-    """Date of the requirements commit, a counter, and the Debian release suffix.
+def next_version(plan: ReleasePlan, paths: ReleasePaths, content: str) -> str:
+    """Date of the requirements commit, a counter, the wheelhouse's content digest and
+    the Debian release suffix: 20260505.1.3f2a9c1e+deb12.
 
-    The counter grows with every repack, so content changes always raise the version;
-    the suffix gives bookworm and trixie builds different file names in one pool.
+    The counter grows with every repack, so a repack always raises the version; the
+    digest keeps two different wheelhouses (a closure of keystone's and one of nova's,
+    packed in two workdirs or on two workers) from sharing a version, which apt and
+    reprepro would take for one package; the suffix gives bookworm and trixie builds
+    different file names in one pool.
     """
     base = plan.data.commit_date.replace("-", "")
     counter = 1
@@ -51,7 +56,7 @@ def next_version(plan: ReleasePlan, paths: ReleasePaths) -> str:
     stem = previous.version.split("+")[0] if previous else ""
     if stem.startswith(f"{base}."):
         counter = int(stem.split(".")[1]) + 1
-    return f"{base}.{counter}{plan.target.version_suffix}"
+    return f"{base}.{counter}.{content[:8]}{plan.target.version_suffix}"
 
 
 def render_source(
@@ -114,13 +119,15 @@ def pack(
     display: Display,
     scratch: str | None,
     place: Place = HOST,
+    jobs: int = 2,
 ) -> ReleaseRecord:
     """Build the requirements .deb with dpkg-buildpackage and check it with lintian.
 
     It is built in `place`, the target's root for another release: dh_shlibdeps must
     read the target's libraries, not the host's, to say what the wheels link against.
     """
-    version = next_version(plan, paths)
+    # Every wheel is checked against its lock before it is packed, and names the version.
+    version = next_version(plan, paths, lock.verify(paths.wheelhouse, jobs))
     log = paths.logs / "pack.log"
     with private_dir(str(workdir.tmp), 0, f"pack-{plan.id}") as build_root:
         source = build_root / f"{package_name(plan)}-{version}"

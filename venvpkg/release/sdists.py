@@ -8,7 +8,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from venvpkg.files import atomic_write_text, place
+from venvpkg.files import atomic_write_text, place, sha256_file
 from venvpkg.release import resolve, wheels
 from venvpkg.release.entries import Context, Entry, Failure, parallel
 
@@ -59,6 +59,7 @@ def stage(entries: list[Entry], ctx: Context) -> None:
     for entry in entries:
         if entry.wheel is None and entry.artifact and entry.artifact.is_wheel and entry.sha256:
             entry.wheel = ctx.paths.staging / entry.artifact.filename
+            entry.wheel_sha256 = entry.sha256
             place(ctx.workdir.store.path(entry.sha256), entry.wheel)
 
 
@@ -83,7 +84,7 @@ def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[
     ):
 
         def build_one(entry: Entry) -> str:
-            entry.wheel, entry.built = _build_cached(entry, toolchain, ctx)
+            entry.wheel, entry.wheel_sha256, entry.built = _build_cached(entry, toolchain, ctx)
             return entry.wheel.name
 
         errors = parallel(group, ctx.jobs, build_one, ctx.display, "build")
@@ -91,8 +92,11 @@ def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[
     return failures
 
 
-def _build_cached(entry: Entry, toolchain: wheels.Toolchain, ctx: Context) -> tuple[Path, bool]:
-    """The wheel built from this exact sdist for this target, building it if new."""
+def _build_cached(
+    entry: Entry, toolchain: wheels.Toolchain, ctx: Context
+) -> tuple[Path, str, bool]:
+    """The wheel built from this exact sdist for this target, building it if new, with
+    the digest recorded when it was built."""
     built = ctx.workdir.built_wheels(ctx.plan.target.name, wheels.BUILD_RECIPE)
     slot = built / entry.sha256[:2] / entry.sha256
     existing = sorted(slot.glob("*.whl")) if slot.is_dir() else []
@@ -105,9 +109,13 @@ def _build_cached(entry: Entry, toolchain: wheels.Toolchain, ctx: Context) -> tu
         sdist = _named_sdist(entry, ctx)
         wheel = wheels.build_wheel(sdist, entry.artifact.name, entry.version, toolchain, slot, log)
         fresh = True
+    record = wheel.with_name(f"{wheel.name}.sha256")
+    if fresh or not record.is_file():
+        # A wheel built before digests were recorded is taken as it is, once.
+        atomic_write_text(record, sha256_file(wheel) + "\n")
     staged = ctx.paths.staging / wheel.name
     place(wheel, staged)
-    return staged, fresh
+    return staged, record.read_text().strip(), fresh
 
 
 def _named_sdist(entry: Entry, ctx: Context) -> Path:

@@ -14,11 +14,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from venvpkg import metadata, sysdeps
 from venvpkg.config import Settings
 from venvpkg.errors import BuildFailed
-from venvpkg.files import atomic_write_text, exclusive, replace_dir, sha256_file
+from venvpkg.files import atomic_write_text, exclusive, replace_dir
 from venvpkg.index import Index
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord
-from venvpkg.release import buildroot, fetch, pack, sdists
+from venvpkg.release import buildroot, fetch, lock, pack, sdists
 from venvpkg.release.entries import Context, Entry, Failure
 from venvpkg.release.lock import entries_from_lock, lock_text
 from venvpkg.release.plan import ReleasePlan
@@ -51,6 +51,8 @@ def run_release(plan: ReleasePlan, settings: Settings, display: Display) -> Rele
     with exclusive(paths.lock, display.info):
         current = pack.current(paths, plan)
         if current is not None and _wheelhouse_matches(plan, paths.wheelhouse):
+            # Nothing to do, once every wheel is still the one its lock names.
+            lock.verify(paths.wheelhouse, settings.jobs)
             result.up_to_date = True
             result.entries = entries_from_lock(paths.wheelhouse)
             result.failures = _recorded_failures(paths.wheelhouse)
@@ -107,7 +109,7 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
         )
     _commit(ctx, result)
     began = time.monotonic()
-    result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, scratch, ctx.place)
+    result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, scratch, ctx.place, ctx.jobs)
     result.pack_seconds = time.monotonic() - began
 
 
@@ -205,8 +207,8 @@ def _commit(ctx: Context, result: ReleaseResult) -> None:
         if stray.name not in keep:
             stray.unlink()
     for entry in result.entries:
-        assert entry.wheel is not None
-        entry.sha256 = sha256_file(entry.wheel)
+        assert entry.wheel is not None and entry.wheel_sha256, entry.name
+        entry.sha256 = entry.wheel_sha256
     files = {
         "upper-constraints.txt": "".join(
             f"{pin.project}==={pin.version}\n" for _, pin in sorted(plan.constraints.items())
@@ -220,6 +222,7 @@ def _commit(ctx: Context, result: ReleaseResult) -> None:
     }
     for name, text in files.items():
         atomic_write_text(staging / name, text)
+    lock.verify(staging, ctx.jobs)
     replace_dir(staging, ctx.paths.wheelhouse)
     for entry in result.entries:
         assert entry.wheel is not None

@@ -476,7 +476,9 @@ def test_horizon_is_a_django_site_laid_out_as_debians_openstack_dashboard(tmp_pa
     debian = archive.load("trixie", Path("/nonexistent")).sources["horizon"]
     # horizon registers oslo.config options (for its docs) and policy namespaces.
     sample = model.ConfigSample("horizon.conf", ("openstack_dashboard",))
-    horizon = dataclasses.replace(_model("horizon", []), samples=(sample,), policy_namespaces=("horizon",))
+    horizon = dataclasses.replace(
+        _model("horizon", []), samples=(sample,), policy_namespaces=("horizon",)
+    )
     split = layout.plan_layout(horizon, debian)
     roles = {p.name: p.role for p in split.packages}
     assert roles == {

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from packaging.version import Version
 
 from venvpkg import records, series, sysdeps, targets
 from venvpkg.config import Settings
+from venvpkg.errors import BuildFailed
+from venvpkg.files import sha256_file
 from venvpkg.records import ReleaseRecord
-from venvpkg.release import ReleaseRequest, pack, plan, requirements, resolve
+from venvpkg.release import ReleaseRequest, lock, pack, plan, requirements, resolve
 from venvpkg.release.entries import Entry
 from venvpkg.release.lock import lock_text
 from venvpkg.workdir import ReleasePaths, Workdir
@@ -28,14 +31,50 @@ def _packed(paths: ReleasePaths, version: str) -> None:
     records.write(paths.record, made)
 
 
-def test_versions_rise_with_each_repack_and_name_the_debian_release(tmp_path: Path) -> None:
+def test_versions_rise_with_each_repack_and_name_the_content_and_debian_release(
+    tmp_path: Path,
+) -> None:
     made = _plan()
     paths = Workdir(tmp_path).release("bookworm", "2025.2")
-    assert pack.next_version(made, paths) == "20260505.1+deb12"
-    _packed(paths, "20260505.1+deb12")
-    assert pack.next_version(made, paths) == "20260505.2+deb12"
-    _packed(paths, "20250101.9+deb12")
-    assert pack.next_version(made, paths) == "20260505.1+deb12"
+    content = "3f2a9c1e" + "0" * 56
+    assert pack.next_version(made, paths, content) == "20260505.1.3f2a9c1e+deb12"
+    _packed(paths, "20260505.1.3f2a9c1e+deb12")
+    assert pack.next_version(made, paths, content) == "20260505.2.3f2a9c1e+deb12"
+    _packed(paths, "20250101.9.3f2a9c1e+deb12")
+    assert pack.next_version(made, paths, content) == "20260505.1.3f2a9c1e+deb12"
+    # Another wheelhouse packed as first in another workdir: not the same version.
+    other = Workdir(tmp_path / "other").release("bookworm", "2025.2")
+    assert pack.next_version(made, other, "a" * 64) == "20260505.1.aaaaaaaa+deb12"
+
+
+def _wheelhouse(directory: Path) -> Path:
+    directory.mkdir()
+    entries = []
+    for name, body in (("alpha", b"alpha wheel"), ("zeta", b"zeta wheel")):
+        wheel = directory / f"{name}-1.0-py3-none-any.whl"
+        wheel.write_bytes(body)
+        entries.append(Entry(name, Version("1.0"), sha256=sha256_file(wheel)))  # type: ignore[arg-type]
+    (directory / "requirements.lock").write_text(lock_text(entries))
+    return directory
+
+
+def test_a_wheel_changed_on_disk_is_refused_by_name(tmp_path: Path) -> None:
+    wheelhouse = _wheelhouse(tmp_path / "wh")
+    content = lock.verify(wheelhouse)
+    assert len(content) == 64 and content == lock.verify(wheelhouse)
+    changed = wheelhouse / "zeta-1.0-py3-none-any.whl"
+    changed.write_bytes(b"zeta wheel, altered in place")
+    with pytest.raises(BuildFailed) as refused:
+        lock.verify(wheelhouse)
+    assert [line.split(":")[0] for line in refused.value.details] == [str(changed)]
+
+
+def test_two_wheelhouses_share_a_content_digest_only_when_identical(tmp_path: Path) -> None:
+    first = lock.verify(_wheelhouse(tmp_path / "one"))
+    assert lock.verify(_wheelhouse(tmp_path / "two")) == first
+    third = _wheelhouse(tmp_path / "three")
+    (third / "missing.txt").write_text("x==1: no wheel\n")
+    assert lock.verify(third) != first
 
 
 def test_lock_is_sorted_with_one_hash_per_wheel() -> None:
