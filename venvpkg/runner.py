@@ -65,6 +65,8 @@ Stream = int | IO[Any] | None
 # must stop what the worker threads started too.
 _LIVE: dict[int, Process] = {}
 _LIVE_LOCK = threading.RLock()
+# Set by stop_all(): a worker thread between two jobs must not start the next command.
+_STOPPING = threading.Event()
 
 
 def tool_path(program: str) -> str:
@@ -212,10 +214,12 @@ def _started(
     Streams left None are ours: a nested command shares our terminal.
     """
     program, *args = _words(command)
-    process = subprocess.Popen(
-        [tool_path(program), *args], cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr
-    )
     with _LIVE_LOCK:
+        if _STOPPING.is_set():
+            raise KeyboardInterrupt
+        process = subprocess.Popen(
+            [tool_path(program), *args], cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr
+        )
         _LIVE[process.pid] = process
     try:
         yield process
@@ -240,6 +244,7 @@ def stop_tree(process: Process, grace: float = STOP_GRACE) -> None:
 def stop_all(grace: float = STOP_GRACE) -> None:
     """Stop every command still running, whichever thread started it, in one grace."""
     with _LIVE_LOCK:
+        _STOPPING.set()
         running = list(_LIVE.values())
     _stop(running, grace)
 

@@ -138,6 +138,43 @@ def test_sigterm_stops_what_worker_threads_started(tmp_path: Path) -> None:
     assert not _running(int(pidfile.read_text()))
 
 
+QUEUE_SCRIPT = """
+import sys
+from pathlib import Path
+from venvpkg import cli, runner
+from venvpkg.errors import VenvpkgError
+from venvpkg.progress import Display
+from venvpkg.release.entries import parallel
+
+cli._stop_on_termination()
+here = Path(sys.argv[1])
+
+def job(number):
+    # Each job's command records that it started; the first is still running at SIGTERM.
+    command = f"echo {number} >> {here}/started; echo $$ > {here}/sleep.pid; sleep 300"
+    try:
+        runner.run(["sh", "-c", command], log=here / "log")
+    except VenvpkgError:
+        pass  # a stopped build counts as failed; the queue must stop all the same
+    return str(number)
+
+try:
+    parallel(range(5), 1, job, Display(), "jobs")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_sigterm_starts_none_of_the_jobs_still_queued(tmp_path: Path) -> None:
+    """Interrupted `build -j 1` of 36 services kept starting the next sbuild, one after
+    another, each failing as it was stopped."""
+    pidfile = tmp_path / "sleep.pid"
+    assert _sigterm_once_started(QUEUE_SCRIPT, tmp_path, pidfile) == (130, b"interrupted\n")
+    time.sleep(1)  # a command that wrongly started would have recorded itself by now
+    assert (tmp_path / "started").read_text().split() == ["0"]
+
+
 def test_captured_output_is_plain_data_not_terminal_output() -> None:
     # On a terminal, git pages through less and wraps the answer in escape codes.
     out = runner.capture(["sh", "-c", "test -t 1 && echo terminal || echo pipe; printf 'a\\nb\\n'"])

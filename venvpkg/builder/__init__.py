@@ -113,9 +113,14 @@ def build_all(
         # other workers idle (8 services, -j 2: 0.62x of their serial time in given order).
         expected = {j.name: _expected_seconds(j, releases[_release_key(j)]) for j in jobs}
         ordered = sorted(jobs, key=lambda j: expected[j.name], reverse=True)
-        with ThreadPoolExecutor(max_workers=max(1, min(settings.jobs, len(jobs)))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(settings.jobs, len(jobs))))
+        try:
             for future in [pool.submit(one, job) for job in ordered]:
                 future.result()
+        finally:
+            # Interrupted, the builds still queued must not start (they did, one by one,
+            # each failing as its sbuild was stopped).
+            pool.shutdown(wait=True, cancel_futures=True)
     return [results[job.name] for job in jobs]
 
 

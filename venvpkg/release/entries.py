@@ -83,13 +83,18 @@ def parallel(
     """Run `work` over `items` on `jobs` threads; collect the errors instead of stopping."""
     pending = list(items)
     errors: list[tuple[T, VenvpkgError]] = []
-    with display.stage(title, len(pending)), ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(work, item): item for item in pending}
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                display.advance(future.result())
-            except VenvpkgError as error:
-                errors.append((item, error))
-                display.advance(f"{item}: {error.message}")
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        with display.stage(title, len(pending)):
+            futures = {pool.submit(work, item): item for item in pending}
+            for future in as_completed(futures):
+                item = futures[future]
+                try:
+                    display.advance(future.result())
+                except VenvpkgError as error:
+                    errors.append((item, error))
+                    display.advance(f"{item}: {error.message}")
+    finally:
+        # Interrupted, what is still queued must not start.
+        pool.shutdown(wait=True, cancel_futures=True)
     return errors
