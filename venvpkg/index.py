@@ -156,6 +156,16 @@ class Index:
                 )
         return found
 
+    def versions(self, name: str) -> list[Version]:
+        """The final, unyanked versions of `name` on the index now, newest first (never
+        cached: a new point release must be seen as soon as it is out)."""
+        found = {
+            parsed[1]
+            for package in self._page(name).packages
+            if (parsed := _parse(package.filename)) and not package.is_yanked
+        }
+        return sorted((v for v in found if not v.is_prerelease), reverse=True)
+
     def dated(self, name: str, before: str, target: Target) -> list[Version]:
         """Versions of `name` first uploaded before the day `before` (YYYY-MM-DD) that
         have a file for `target`, newest first; cached, since that past does not change."""

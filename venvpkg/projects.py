@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvpkg.config import ProjectSettings, Settings
 from venvpkg.errors import UsageError
-from venvpkg.series import Series
+from venvpkg.series import Series, catalog
 
 # Deliverables whose PyPI distribution name differs from the deliverable name: the first
 # name tried, still checked against the deliverable's repository (provenance.py), and
@@ -74,6 +74,8 @@ class ProjectPin:
     version: Version
     # The deliverable's repositories; empty for a site's own project.
     repos: tuple[str, ...] = ()
+    # NAME==VERSION was asked for: no newer release replaces it.
+    requested: bool = False
 
     def requirement(self) -> str:
         return f"{self.pypi_name}=={self.version}"
@@ -148,8 +150,42 @@ def project_pins(series: Series, specs: list[str]) -> tuple[ProjectPin, ...]:
             # (a site's own service); the resolver then checks it exists.
             project = Project(name, "service", wanted)
         version = _project_version(series, project, wanted)
-        found.append(ProjectPin(project.name, project.pypi_name, version, project.repos))
+        pin = ProjectPin(project.name, project.pypi_name, version, project.repos, bool(wanted))
+        found.append(pin)
     return tuple(found)
+
+
+def version_line(chosen: Series, pin: ProjectPin) -> tuple[int, ...]:
+    """The leading release numbers a series' point releases share: the major version
+    (keystone 28.x in 2025.2), or major.minor where a neighbouring series has the same
+    major version (horizon: 25.5.x in 2025.2, 25.7.x in 2026.1)."""
+    ordered = catalog()
+    names = [s.codename for s in ordered]
+    here = names.index(chosen.codename) if chosen.codename in names else -1
+    for at in (here - 1, here + 1):
+        if here < 0 or not 0 <= at < len(ordered):
+            continue
+        try:
+            other = lookup(ordered[at], pin.name).version
+        except UsageError:
+            continue
+        if other is not None and other.major == pin.version.major:
+            return pin.version.release[:2]
+    return pin.version.release[:1]
+
+
+def newer_than_data(series: Series, pin: ProjectPin) -> str:
+    """What to tell a user whose pin is a release the bundled data does not know yet."""
+    try:
+        known = lookup(series, pin.name).version
+    except UsageError:
+        return ""  # a site's own project
+    if known is None or pin.version <= known:
+        return ""
+    return (
+        f"{pin.name} {pin.version} is on the index, newer than {known} in venvpkg's "
+        f"openstack/releases data for {series.label}: building {pin.version}"
+    )
 
 
 def _project_version(series: Series, project: Project, wanted: str) -> Version:

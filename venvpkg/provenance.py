@@ -109,6 +109,20 @@ def verified(pin: ProjectPin, index: Index, store: Store, cache: Path) -> Projec
     )
 
 
+def newest_release(pin: ProjectPin, index: Index, line: tuple[int, ...]) -> ProjectPin:
+    """The series' newest release on the index, not only the newest the data knows: the
+    newest final version in the series' version line (projects.version_line), since a
+    point release is how a security fix reaches operators. NAME==VERSION stays."""
+    if pin.requested or not pin.repos:
+        return pin
+    try:
+        found = index.versions(pin.pypi_name)
+    except NotOnIndex:
+        return pin
+    newer = [v for v in found if v.release[: len(line)] == line and v > pin.version]
+    return replace(pin, version=newer[0]) if newer else pin
+
+
 def _metadata(files: list[Artifact], index: Index, store: Store) -> Message | None:
     """Core metadata without building anything: PEP 658 where served, else read from the
     sdist's PKG-INFO or the wheel's METADATA."""

@@ -25,7 +25,7 @@ from venvpkg.debianize import archive, inputs, lock, model, render, site, source
 from venvpkg.debianize import context as contexts
 from venvpkg.debianize import layout as layouts
 from venvpkg.debianize import patches as quilt
-from venvpkg.errors import UsageError
+from venvpkg.errors import NetworkError, UsageError
 from venvpkg.files import UNDATED_EPOCH, exclusive, replace_dir
 from venvpkg.index import Index
 from venvpkg.places import HOST
@@ -129,6 +129,8 @@ def make_request(
     (pin,) = projects.project_pins(
         chosen, [f"{project_name}=={version}" if version is not None else project_name]
     )
+    if source_spec is None and not pin.requested:
+        pin = _newest_on_index(pin, chosen, settings)
     options = projects.project_settings(pin.name, settings)
     return Request(
         pin.name, pin.pypi_name, pin.version, chosen, target, source_spec, options, pin.repos
@@ -155,6 +157,9 @@ def _require_not_a_library(name: str, chosen: series.Series) -> None:
 
 def debianize(request: Request, settings: Settings, display: Display) -> Result:
     """Write WORKDIR/src/DIST-SERIES/venv-PROJECT-VERSION/ and its .dsc."""
+    pin = projects.ProjectPin(request.project, request.pypi_name, request.version, request.repos)
+    if newer := projects.newer_than_data(request.series, pin):
+        display.info(newer)
     release = release_record(settings, request.series, request.target)
     paths = settings.paths.release(request.target.name, request.series.id)
     paths.sources.mkdir(parents=True, exist_ok=True)
@@ -187,6 +192,21 @@ def _unless_unchanged(job: Job) -> Result:
     done = _debianize(job, origin)
     inputs.remember(where, wanted, done.record)
     return done
+
+
+def _newest_on_index(
+    pin: projects.ProjectPin, chosen: series.Series, settings: Settings
+) -> projects.ProjectPin:
+    """The series' newest release on the index (provenance.newest_release), found under
+    the PyPI name that is the deliverable's."""
+    index = Index(settings.index_url, settings.paths.cache("index"))
+    paths = settings.paths
+    try:
+        checked = provenance.verified(pin, index, paths.store, paths.cache("provenance"))
+        newest = provenance.newest_release(checked, index, projects.version_line(chosen, pin))
+    except NetworkError:
+        return pin  # offline: the data's release, as far as the cache serves it
+    return dataclasses.replace(pin, version=newest.version)
 
 
 def _verified(request: Request, job: Job) -> Request:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from venvpkg import series, targets
+from venvpkg import projects, series, targets
 from venvpkg.config import Settings
 from venvpkg.progress import Display
 from venvpkg.release import buildroot, plan, requirements
@@ -79,6 +79,9 @@ def plan_release(request: ReleaseRequest, settings: Settings, display: Display) 
             f"{count} pins that the branch gives only per Python take its Python "
             f"{' and '.join(stand_ins)} line for {target.name}'s Python {python}"
         )
+    for pin in (*made.projects, *made.services):
+        if newer := projects.newer_than_data(made.series, pin):
+            display.info(newer)
     name, version = plan.INSTALLER
     if made.installer:
         display.info(f"installer: {made.installer} joins the wheelhouse; builds install with it")

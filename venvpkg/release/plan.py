@@ -169,7 +169,7 @@ def make_plan(
     _require_overrides_on_index(replaced, settings)
     rules = branch_rules(data, _applicable_build_constraints(data, target), series, denied)
     pinned = {name: pin.version for name, pin in constraints.items()}
-    chosen = _verified(projects.project_pins(series, list(request.projects)), settings)
+    chosen = _verified(projects.project_pins(series, list(request.projects)), series, settings)
     place = where()
     services: tuple[ProjectPin, ...] = ()
     needs: dict[NormalizedName, tuple[str, ...]] = {}
@@ -217,11 +217,20 @@ def _installer(settings: Settings, target: Target) -> str:
     return f"{name}=={version}" if chosen is not None and chosen.is_wheel else ""
 
 
-def _verified(pins: tuple[ProjectPin, ...], settings: Settings) -> tuple[ProjectPin, ...]:
+def _verified(
+    pins: tuple[ProjectPin, ...], chosen: Series, settings: Settings
+) -> tuple[ProjectPin, ...]:
     """Each project under the PyPI name whose metadata names its repository."""
     index = Index(settings.index_url, settings.paths.cache("index"))
     cache = settings.paths.cache("provenance")
-    return tuple(provenance.verified(p, index, settings.paths.store, cache) for p in pins)
+    return tuple(
+        provenance.newest_release(
+            provenance.verified(p, index, settings.paths.store, cache),
+            index,
+            projects.version_line(chosen, p),
+        )
+        for p in pins
+    )
 
 
 def _services(
@@ -240,7 +249,9 @@ def _services(
     kept, left_out = [], []
     for spec in specs:
         try:
-            (pin,) = _verified(projects.project_pins(request.series, [spec]), settings)
+            (pin,) = _verified(
+                projects.project_pins(request.series, [spec]), request.series, settings
+            )
             _require_on_index((pin,), index)
         except NetworkError:
             raise  # an index out of reach fails every service alike: say it once
