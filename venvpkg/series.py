@@ -64,6 +64,10 @@ class Series:
     commit_date: str
     initial_release: str = ""
 
+    def target_columns(self) -> list[str]:
+        """Its default Debian release, and why that one."""
+        return [self.default_target.name, self.target_reason]
+
     @property
     def maintained_until(self) -> str:
         """The end of the series' maintained phase (OpenStack maintains a release for 18
@@ -117,6 +121,28 @@ def untested(chosen: Series, target: Target) -> str | None:
 
 def _data(*parts: str) -> str:
     return resources.files("venvpkg").joinpath("data", *parts).read_text(encoding="utf-8")
+
+
+# Data older than this may miss a series' new status or deliverables: `series` says so.
+STALE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Which openstack/releases data venvpkg decides from, and of when."""
+
+    origin: str
+    commit: str
+    date: str
+
+    def age_days(self, today: datetime.date | None = None) -> int:
+        return ((today or datetime.date.today()) - datetime.date.fromisoformat(self.date)).days
+
+
+def releases_snapshot() -> Snapshot:
+    """The bundled openstack/releases data's commit and date, from its SOURCE line."""
+    repo, _ref, commit, date = _data("openstack-releases", "SOURCE").split()[:4]
+    return Snapshot(f"bundled {repo}", commit, date)
 
 
 def _requirements_sources() -> dict[str, tuple[str, str, str]]:

@@ -130,16 +130,27 @@ def _target(given: str | None, settings: Settings) -> str | None:
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    data = series.releases_snapshot()
+    age = data.age_days()
+    said = f"series and releases: {data.origin} {data.commit[:10]} of {data.date}, {age} days old"
+    if age > series.STALE_DAYS:
+        display.warn(
+            f"{said}: a series' status and new deliverables may be out of date (point "
+            "releases are taken from the index); a newer venvpkg carries newer data"
+        )
+    else:
+        display.info(said)
     rows = [
-        [s.number or "-", s.codename, s.status, s.ref, s.default_target.name, s.target_reason]
+        [s.number or "-", s.codename, s.status, s.ref, s.commit_date, *s.target_columns()]
         for s in series.catalog()
     ]
     if settings.json:
-        keys = ["number", "codename", "status", "requirements_ref", "default_target", "why"]
+        keys = ["number", "codename", "status", "requirements_ref", "requirements_date"]
+        keys += ["default_target", "why"]
         print(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=1))
     else:
-        columns = ["Number", "Codename", "Status", "Requirements ref", "Default target", "Why"]
-        display.table("OpenStack series", columns, rows, sys.stdout)
+        columns = ["Number", "Codename", "Status", "Requirements ref", "of", "Default target"]
+        display.table("OpenStack series", [*columns, "Why"], rows, sys.stdout)
     return 0
 
 

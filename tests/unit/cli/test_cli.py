@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from pathlib import Path
 
 import pytest
 
+from venvpkg import series
 from venvpkg.cli import main
 
 
@@ -72,15 +75,24 @@ def test_series_lists_json(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
     assert main(["series", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    listed = json.loads(captured.out)
     assert listed[-1] == {
         "number": "2026.2",
         "codename": "hibiscus",
         "status": "development",
         "requirements_ref": "master",
+        "requirements_date": listed[-1]["requirements_date"],
         "default_target": "trixie",
         "why": "tested; stable",
     }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", listed[-1]["requirements_date"])
+    # Which data it decides from, and how old: a warning once older than 30 days.
+    snapshot = series.releases_snapshot()
+    assert f"bundled openstack/releases {snapshot.commit[:10]} of {snapshot.date}" in captured.err
+    assert snapshot.age_days(datetime.date(2026, 9, 1)) == 11
+    stale = snapshot.age_days() > series.STALE_DAYS
+    assert ("warning:" in captured.err) == stale and "days old" in captured.err
     queens = next(entry for entry in listed if entry["codename"] == "queens")
     assert (queens["default_target"], queens["why"]) == ("bullseye", "works, untested; past LTS")
 
