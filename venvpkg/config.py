@@ -35,6 +35,15 @@ class ChrootSettings:
 
 
 @dataclass(frozen=True)
+class DataSettings:
+    """[data]: where `venvpkg update` fetches the data venvpkg decides from (a mirror's
+    URL, or a local repository)."""
+
+    releases: str = "https://opendev.org/openstack/releases"
+    requirements: str = "https://opendev.org/openstack/requirements"
+
+
+@dataclass(frozen=True)
 class BuildSettings:
     """[build] and [lintian]: how packages are built and which lintian tags a site accepts."""
 
@@ -86,6 +95,7 @@ class Settings:
     chroot: ChrootSettings = ChrootSettings()
     build: BuildSettings = BuildSettings()
     publish: PublishSettings = PublishSettings()
+    data: DataSettings = DataSettings()
     # The [debianize] table and each [projects.NAME] table, checked but not yet merged.
     project_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # [overrides.DIST-SERIES]: the site's pin overrides (release/overrides.py reads them).
@@ -142,6 +152,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "lintian": {"allow": "table of strings"},
     "publish": {"repository": "string", "key": "string", "gnupghome": "string"},
     "chroot": {"mirror": "string", "max-age-days": "number"},
+    "data": {"releases": "string", "requirements": "string"},
 }
 _KINDS = {
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -300,6 +311,7 @@ def _stage_settings(document: Mapping[str, Any], environ: Mapping[str, str]) -> 
             publish.get("key"),
             Path(publish["gnupghome"]).expanduser() if publish.get("gnupghome") else None,
         ),
+        "data": DataSettings(**dict(document.get("data", {}))),
         "project_tables": {"": dict(document.get("debianize", {})), **tables},
         "overrides": dict(document.get("overrides", {})),
     }

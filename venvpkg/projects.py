@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -17,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvpkg.config import ProjectSettings, Settings
 from venvpkg.errors import UsageError
-from venvpkg.series import Series, catalog
+from venvpkg.series import Series, catalog, data_root, data_text
 
 # Deliverables whose PyPI distribution name differs from the deliverable name: the first
 # name tried, still checked against the deliverable's repository (provenance.py), and
@@ -81,11 +82,16 @@ class ProjectPin:
         return f"{self.pypi_name}=={self.version}"
 
 
-@cache
 def _deliverables() -> dict[str, dict[str, Project]]:
-    text = resources.files("venvpkg").joinpath("data", "openstack-releases", "deliverables.tsv")
+    return _deliverables_of(data_root())
+
+
+@cache
+def _deliverables_of(_root: Path | None) -> dict[str, dict[str, Project]]:
+    """series -> deliverable -> Project, read once per data root (bundled or updated)."""
+    text = data_text("openstack-releases", "deliverables.tsv")
     by_series: dict[str, dict[str, Project]] = {}
-    for row in csv.DictReader(io.StringIO(text.read_text()), delimiter="\t"):
+    for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
         by_series.setdefault(row["series"], {})[row["deliverable"]] = Project(
             row["deliverable"],
             row["type"],

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -40,6 +41,14 @@ PYTHON_RANGES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "2026.1": ((3, 10), (3, 13)),
     "2026.2": ((3, 10), (3, 13)),
 }
+
+
+def python_range(series_id: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A series' tested Pythons; one newer than venvpkg knows (from `venvpkg update`) is
+    taken to test those of the newest it knows, as a new series mostly does."""
+    return PYTHON_RANGES.get(series_id) or list(PYTHON_RANGES.values())[-1]
+
+
 # OpenStack's maintained phase: 18 months from the release.
 MAINTAINED_DAYS = 548
 # Debian's support of each release we build for, as of 2026-12.
@@ -96,7 +105,7 @@ class Series:
         return TARGETS[WORKS_UNTESTED[self.id]]
 
     def tested_targets(self) -> list[Target]:
-        low, high = PYTHON_RANGES[self.id]
+        low, high = python_range(self.id)
         return [t for t in TARGETS.values() if low <= t.python <= high]
 
     @property
@@ -109,7 +118,7 @@ class Series:
 
 def untested(chosen: Series, target: Target) -> str | None:
     """Why `target` is a gamble for `chosen`, when its Python is outside the tested ones."""
-    low, high = PYTHON_RANGES[chosen.id]
+    low, high = python_range(chosen.id)
     if low <= target.python <= high:
         return None
     tested = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
@@ -119,7 +128,38 @@ def untested(chosen: Series, target: Target) -> str | None:
     )
 
 
-def _data(*parts: str) -> str:
+# WORKDIR/data/current when `venvpkg update` made it (update.use sets it): its files win
+# over the bundled ones.
+_DATA_ROOT: Path | None = None
+
+
+def use_data(root: Path | None) -> None:
+    """Decide from the data under `root` (None: the bundled data) from now on."""
+    global _DATA_ROOT
+    if root != _DATA_ROOT:
+        _DATA_ROOT = root
+        catalog.cache_clear()
+        _requirements_sources.cache_clear()
+
+
+def data_root() -> Path | None:
+    return _DATA_ROOT
+
+
+def data_dir(*parts: str) -> Path | None:
+    """The updated copy of a data directory, when `venvpkg update` made one."""
+    found = _DATA_ROOT.joinpath(*parts) if _DATA_ROOT else None
+    return found if found and found.is_dir() else None
+
+
+def data_text(*parts: str) -> str:
+    """A data file, from the updated copy when there is one, else the bundled one."""
+    if _DATA_ROOT and _DATA_ROOT.joinpath(*parts).is_file():
+        return _DATA_ROOT.joinpath(*parts).read_text(encoding="utf-8")
+    return _bundled(*parts)
+
+
+def _bundled(*parts: str) -> str:
     return resources.files("venvpkg").joinpath("data", *parts).read_text(encoding="utf-8")
 
 
@@ -140,18 +180,25 @@ class Snapshot:
 
 
 def releases_snapshot() -> Snapshot:
-    """The bundled openstack/releases data's commit and date, from its SOURCE line."""
-    repo, _ref, commit, date = _data("openstack-releases", "SOURCE").split()[:4]
-    return Snapshot(f"bundled {repo}", commit, date)
+    """The openstack/releases data in use, its commit and date, from its SOURCE line."""
+    repo, _ref, commit, date = data_text("openstack-releases", "SOURCE").split()[:4]
+    updated = _DATA_ROOT and _DATA_ROOT.joinpath("openstack-releases", "SOURCE").is_file()
+    return Snapshot(f"{'updated' if updated else 'bundled'} {repo}", commit, date)
 
 
+@cache
 def _requirements_sources() -> dict[str, tuple[str, str, str]]:
-    """series id -> (ref, commit, commit date), from the bundled SOURCES file."""
+    """series id -> (ref, commit, commit date), from the bundled SOURCES file and, over
+    it, the updated one (a series gone upstream keeps its bundled copy)."""
     sources = {}
-    for line in _data("openstack-requirements", "SOURCES").splitlines():
-        if line.strip() and not line.startswith("#"):
-            series, ref, commit, date = line.split()[:4]
-            sources[series] = (ref, commit, date)
+    texts = [_bundled("openstack-requirements", "SOURCES")]
+    if _DATA_ROOT and _DATA_ROOT.joinpath("openstack-requirements", "SOURCES").is_file():
+        texts.append(_DATA_ROOT.joinpath("openstack-requirements", "SOURCES").read_text())
+    for text in texts:
+        for line in text.splitlines():
+            if line.strip() and not line.startswith("#"):
+                series, ref, commit, date = line.split()[:4]
+                sources[series] = (ref, commit, date)
     return sources
 
 
@@ -159,7 +206,7 @@ def _requirements_sources() -> dict[str, tuple[str, str, str]]:
 def catalog() -> tuple[Series, ...]:
     """Every supported series, oldest first."""
     sources = _requirements_sources()
-    entries = yaml.safe_load(_data("openstack-releases", "series_status.yaml"))
+    entries = yaml.safe_load(data_text("openstack-releases", "series_status.yaml"))
     found = []
     for entry in entries:
         number = str(entry["release-id"]) if "release-id" in entry else None

@@ -83,6 +83,11 @@ class Workdir:
     def lock(self, name: str) -> Path:
         return self.root / "locks" / f"{name}.lock"
 
+    @property
+    def data(self) -> Path:
+        """What `venvpkg update` fetched: openstack/releases and openstack/requirements."""
+        return self.root / "data"
+
     def cache(self, kind: str) -> Path:
         """A cache shared by every series and target: index, requires, resolve, ..."""
         return self.root / "cache" / kind

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from venvpkg import runner, targets
+from venvpkg import runner, targets, update
 from venvpkg import workdir as workdir_layout
 from venvpkg.cli import commands
 from venvpkg.cli.parser import build_parser
@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _stop_on_termination()
     try:
         settings = load_settings(_flags(args))
+        # What `venvpkg update` fetched into the workdir wins over the bundled data.
+        update.use(settings)
         handler: Handler = args.handler
         if handler is not commands.cmd_series:
             _require_workdir(settings, display)

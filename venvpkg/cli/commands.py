@@ -8,10 +8,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets
+from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets, update
 from venvpkg.config import Settings
 from venvpkg.debianize import archive
-from venvpkg.errors import BuildFailed, UsageError
+from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
 from venvpkg.progress import Display
 from venvpkg.release import ReleaseRequest, plan_release
 from venvpkg.release.wheelhouse import ReleaseResult, run_release
@@ -136,7 +136,7 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
     if age > series.STALE_DAYS:
         display.warn(
             f"{said}: a series' status and new deliverables may be out of date (point "
-            "releases are taken from the index); a newer venvpkg carries newer data"
+            "releases are taken from the index); run: venvpkg update"
         )
     else:
         display.info(said)
@@ -151,6 +151,38 @@ def cmd_series(args: argparse.Namespace, settings: Settings, display: Display) -
     else:
         columns = ["Number", "Codename", "Status", "Requirements ref", "of", "Default target"]
         display.table("OpenStack series", [*columns, "Why"], rows, sys.stdout)
+    return 0
+
+
+def cmd_update(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    before = series.releases_snapshot()
+    try:
+        done = update.update(settings, display)
+    except NetworkError as error:
+        if update.data_root(settings) is None:
+            raise
+        # Out of reach is no fault of the data: the earlier update stays in use.
+        display.warn(f"{error.line()}; keeping {before.origin} {before.commit[:10]}")
+        return 0
+    except VenvpkgError:
+        if update.data_root(settings) is not None:
+            display.warn(f"keeping {before.origin} {before.commit[:10]} of {before.date}")
+        raise
+    update.use(settings)
+    after = series.releases_snapshot()
+    changed = "unchanged" if after.commit == before.commit else f"was {before.commit[:10]}"
+    display.info(f"openstack/releases {after.commit[:10]} of {after.date} ({changed})")
+    rows = [
+        [number, update.short(ref), commit[:10], date]
+        for number, (ref, commit, date) in done.requirements.items()
+    ]
+    for number in done.missing:
+        rows.append([number, "-", "-", "no ref upstream: the bundled copy stays"])
+    if settings.json:
+        print(json.dumps({"releases": [after.commit, after.date], "requirements": rows}, indent=1))
+    else:
+        columns = ["Series", "Requirements ref", "Commit", "Date"]
+        display.table("venvpkg update", columns, rows, sys.stdout)
     return 0
 
 

@@ -79,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("series", parents=common, help="list the OpenStack series")
     listing.set_defaults(handler=handlers.cmd_series)
 
+    refresh = commands.add_parser(
+        "update",
+        parents=common,
+        help="fetch fresh openstack/releases and openstack/requirements data into the workdir",
+        description="Fetch openstack/releases and each series' openstack/requirements ref "
+        "from git (venvpkg.toml [data] names other URLs, a mirror or a local repository); "
+        "the workdir's copy then wins over the data bundled with venvpkg.",
+    )
+    refresh.set_defaults(handler=handlers.cmd_update)
+
     release = commands.add_parser(
         "release",
         parents=common,

@@ -29,7 +29,7 @@ from venvpkg.release.requirements import (
     parse_names,
     parse_requirement_lines,
 )
-from venvpkg.series import PYTHON_RANGES, Series
+from venvpkg.series import Series, python_range
 from venvpkg.targets import Target
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def applicable_pins(
 ) -> tuple[dict[NormalizedName, Pin], frozenset[NormalizedName]]:
     """upper-constraints for `target`, minus denylisted names (never pinned by the branch)."""
     origin = f"{data.origin}/upper-constraints.txt"
-    newest = Version("{}.{}".format(*PYTHON_RANGES[series.id][1]))
+    newest = Version("{}.{}".format(*python_range(series.id)[1]))
     pins = parse_constraints(data.upper_constraints, origin, target, newest)
     denied = frozenset(parse_names(data.denylist))
     return {n: p for n, p in pins.items() if n not in denied}, denied

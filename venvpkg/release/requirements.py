@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvpkg import debformats, gitspec, runner
 from venvpkg.errors import CommandFailed, DataError, UsageError, VenvpkgError
-from venvpkg.series import Series
+from venvpkg.series import Series, data_dir
 from venvpkg.targets import Target
 from venvpkg.workdir import Workdir
 
@@ -188,7 +188,11 @@ def _read_dir(
 
 
 def bundled(series: Series) -> RequirementsData:
-    """The copy shipped inside venvpkg (see data/openstack-requirements/SOURCES)."""
+    """The copy `venvpkg update` fetched, else the one shipped inside venvpkg (see
+    data/openstack-requirements/SOURCES)."""
+    updated = data_dir("openstack-requirements", series.id)
+    if updated is not None:
+        return _read_dir(updated, f"updated {series.id}", series.ref, series.commit_date)
     root = resources.files("venvpkg").joinpath("data", "openstack-requirements", series.id)
     with resources.as_file(root) as directory:
         return _read_dir(directory, f"bundled {series.id}", series.ref, series.commit_date)
