@@ -87,8 +87,14 @@ def ensure_installed(
         # A root's package lists date from when it was unpacked.
         place.run(["apt-get", "update", "-q"], log=log)
     env = {"DEBIAN_FRONTEND": "noninteractive"}
-    place.run(["apt-get", "install", "-y", "--no-install-recommends", *absent], log=log, env=env)
+    install_command = ["apt-get", *APT_WAIT, "install", "-y", "--no-install-recommends"]
+    place.run([*install_command, *absent], log=log, env=env)
     return absent
+
+
+# Another venvpkg run (a second workdir, a farm worker) may be installing at the same
+# moment: wait for dpkg's lock instead of failing at once.
+APT_WAIT = ("-o", "DPkg::Lock::Timeout=600")
 
 
 # OpenStack projects' bindep.txt serves their unit tests as much as their services:

@@ -176,7 +176,8 @@ def _require_build_depends(release: ReleaseRecord, log: Path) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     runner.run(
         [
-            "apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades",
+            "apt-get", *sysdeps.APT_WAIT, "install", "-y", "--no-install-recommends",
+            "--allow-downgrades",
             "--reinstall", release.deb,
         ],
         log=log,
