@@ -549,8 +549,10 @@ def test_two_workdirs_make_two_requirements_packages_and_a_build_takes_its_own(
     (my_deb,) = (mine / "debs/bookworm-2025.2").glob("openstack-requirements-2025.2_*.deb")
     (other_deb,) = (other / "debs/bookworm-2025.2").glob("openstack-requirements-2025.2_*.deb")
     assert my_deb.name != other_deb.name
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", str(other_deb)]
-    subprocess.run(install, check=True, capture_output=True)
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "--allow-downgrades"]
+    install.append(str(other_deb))
+    installed = subprocess.run(install, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
     try:
         result = venvpkg(
             "build", *ARGS, "--backend", "host", "--json", workdir=mine, index=index_url
