@@ -19,11 +19,12 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from pypi_simple import PyPISimple
 from timing import ENV, venvpkg
 
 from venvpkg import series
+from venvpkg.metadata import is_version
 
 
 def baseline(pins: list[str], scratch: Path) -> float:
@@ -69,14 +70,6 @@ def baseline(pins: list[str], scratch: Path) -> float:
     return time.monotonic() - began
 
 
-def _parses(version: str) -> bool:
-    try:
-        Version(version)
-    except InvalidVersion:
-        return False
-    return True
-
-
 def bump_one(source: Path, lock: Path, destination: Path) -> str:
     """Copy the requirements, moving one pure-Python pin to its previous release."""
     shutil.copytree(source, destination)
@@ -91,7 +84,7 @@ def bump_one(source: Path, lock: Path, destination: Path) -> str:
                 Version(p.version)
                 for p in page.packages
                 if p.version
-                and _parses(p.version)
+                and is_version(p.version)
                 and Version(p.version) < Version(version)
                 and p.filename.endswith("py3-none-any.whl")
             }

@@ -130,6 +130,15 @@ def sdist_requires(sdist: Path) -> list[str] | None:
     return None
 
 
+def is_version(text: str) -> bool:
+    """A PEP 440 version, not a tag such as queens-eol or 2023.1-eom."""
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
 def _static_requires(raw: RawMetadata) -> bool:
     """PEP 643: from metadata 2.2 on, fields not listed as Dynamic are final."""
     try:

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from venvpkg import runner, series
 from venvpkg.config import Settings
 from venvpkg.errors import CommandFailed, DataError, NetworkError
 from venvpkg.files import atomic_write_text, exclusive, replace_dir
+from venvpkg.metadata import is_version
 from venvpkg.progress import Display
 
 REQUIREMENTS_FILES = (
@@ -164,7 +165,7 @@ def deliverables_tsv(files: dict[str, bytes], codenames: list[str]) -> str:
 
 def _row(codename: str, name: str, document: dict[str, Any]) -> list[str]:
     versions = [str(r.get("version", "")) for r in document.get("releases") or []]
-    numbered = sorted((v for v in versions if _is_version(v)), key=Version)
+    numbered = sorted((v for v in versions if is_version(v)), key=Version)
     repos = list(document.get("repository-settings") or {})
     return [
         codename,
@@ -175,15 +176,6 @@ def _row(codename: str, name: str, document: dict[str, Any]) -> list[str]:
         numbered[-1] if numbered else "",
         ",".join(repos),
     ]
-
-
-def _is_version(text: str) -> bool:
-    """A release, not a tag such as queens-eol or 2023.1-eom."""
-    try:
-        Version(text)
-    except InvalidVersion:
-        return False
-    return True
 
 
 def _parse(path: str, text: bytes) -> dict[str, Any]:

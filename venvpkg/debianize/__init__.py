@@ -206,7 +206,8 @@ def _newest_on_index(
         newest = provenance.newest_release(checked, index, projects.version_line(chosen, pin))
     except NetworkError:
         return pin  # offline: the data's release, as far as the cache serves it
-    return dataclasses.replace(pin, version=newest.version)
+    # The verified PyPI name too: debianize's own check then starts with the right one.
+    return dataclasses.replace(pin, pypi_name=checked.pypi_name, version=newest.version)
 
 
 def _verified(request: Request, job: Job) -> Request:
