@@ -10,7 +10,6 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -18,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvpkg.config import ProjectSettings, Settings
 from venvpkg.errors import UsageError
-from venvpkg.series import Series, catalog, data_root, data_text
+from venvpkg.series import Series, catalog, data_generation, data_text
 
 # Deliverables whose PyPI distribution name differs from the deliverable name: the first
 # name tried, still checked against the deliverable's repository (provenance.py), and
@@ -83,12 +82,13 @@ class ProjectPin:
 
 
 def _deliverables() -> dict[str, dict[str, Project]]:
-    return _deliverables_of(data_root())
+    return _deliverables_of(data_generation())
 
 
 @cache
-def _deliverables_of(_root: Path | None) -> dict[str, dict[str, Project]]:
-    """series -> deliverable -> Project, read once per data root (bundled or updated)."""
+def _deliverables_of(_generation: int) -> dict[str, dict[str, Project]]:
+    """series -> deliverable -> Project, read once per load of the data (bundled or
+    updated)."""
     text = data_text("openstack-releases", "deliverables.tsv")
     by_series: dict[str, dict[str, Project]] = {}
     for row in csv.DictReader(io.StringIO(text), delimiter="\t"):

@@ -131,19 +131,28 @@ def untested(chosen: Series, target: Target) -> str | None:
 # WORKDIR/data/current when `venvpkg update` made it (update.use sets it): its files win
 # over the bundled ones.
 _DATA_ROOT: Path | None = None
+_GENERATION = 0
 
 
 def use_data(root: Path | None) -> None:
-    """Decide from the data under `root` (None: the bundled data) from now on."""
-    global _DATA_ROOT
-    if root != _DATA_ROOT:
-        _DATA_ROOT = root
-        catalog.cache_clear()
-        _requirements_sources.cache_clear()
+    """Decide from the data under `root` (None: the bundled data) from now on.
+
+    Read anew even when `root` is the one in use: `venvpkg watch` updates it in place.
+    """
+    global _DATA_ROOT, _GENERATION
+    _DATA_ROOT = root
+    _GENERATION += 1
+    catalog.cache_clear()
+    _requirements_sources.cache_clear()
 
 
 def data_root() -> Path | None:
     return _DATA_ROOT
+
+
+def data_generation() -> int:
+    """Changes whenever the data is (re)loaded: the key of every cache read from it."""
+    return _GENERATION
 
 
 def data_dir(*parts: str) -> Path | None:
