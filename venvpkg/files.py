@@ -112,11 +112,16 @@ class Store:
 
 
 @contextlib.contextmanager
-def exclusive(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+def exclusive(
+    lock_path: Path,
+    on_wait: Callable[[str], None] | None = None,
+    refuse: Callable[[str], Exception] | None = None,
+) -> Iterator[None]:
     """Hold an exclusive lock so two runs never write the same output at once.
 
-    Waits for the other run; the kernel drops the lock if that run dies, so a killed
-    run never leaves a stale lock behind.
+    Waits for the other run, or raises what `refuse` makes of its name (a daemon that
+    would otherwise wait for hours); the kernel drops the lock if that run dies, so a
+    killed run never leaves a stale lock behind.
     """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as handle:
@@ -125,6 +130,8 @@ def exclusive(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> 
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another run"
+            if refuse:
+                raise refuse(holder) from None
             if on_wait:
                 on_wait(f"waiting for {holder} to release {lock_path}")
             fcntl.flock(handle, fcntl.LOCK_EX)
