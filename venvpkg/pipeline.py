@@ -34,6 +34,9 @@ class PipelineRequest:
     # --all: every service of the series, from a full release; one that fails is named
     # and the rest still ship.
     every: bool = False
+    # The projects whose closure the requirements package holds (default: `projects`):
+    # `venvpkg watch` rebuilds a few venvs from the package all its projects share.
+    release_projects: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -54,6 +57,8 @@ class PipelineResult:
     seconds: dict[str, float] = field(default_factory=dict)
     # Projects that did not debianize or build (with --all the others go on).
     failed: list[str] = field(default_factory=list)
+    # What each project was debianized as.
+    jobs: list[builder.Job] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -65,10 +70,10 @@ def run(request: PipelineRequest, settings: Settings, display: Display) -> Pipel
     with _timed(result, "release"):
         release(request, settings, display)
     with _timed(result, "debianize"):
-        jobs = _debianized_all(request, settings, display, result)
+        result.jobs = _debianized_all(request, settings, display, result)
     with _timed(result, "build"):
         chosen = builder.options(settings, request.backend, False)
-        result.builds = builder.build_all(jobs, settings, display, chosen)
+        result.builds = builder.build_all(result.jobs, settings, display, chosen)
     result.failed += [b.project for b in result.builds if b.status == BuildStatus.FAILED]
     if result.failed and (not request.every or len(result.failed) == len(request.projects)):
         failed = ", ".join(result.failed)
@@ -89,7 +94,7 @@ def run(request: PipelineRequest, settings: Settings, display: Display) -> Pipel
 def release(request: PipelineRequest, settings: Settings, display: Display) -> None:
     """The requirements package of the projects' closure; with --all, of the whole series
     and what its services need beyond upper-constraints."""
-    projects = () if request.every else request.projects
+    projects = () if request.every else request.release_projects or request.projects
     wanted = ReleaseRequest(request.series, request.target, projects)
     run_release(plan_release(wanted, settings, display), settings, display)
 

@@ -4,6 +4,7 @@ release   -> ReleaseRecord  the requirements package, its wheelhouse, lock and f
 debianize -> SourceRecord   a debianized source package (.dsc) and what it was made from
 build     -> BuildRecord    the .debs built from one .dsc, and how they were checked
 test      -> TestRecord     what the tests of one dist and series found
+watch     -> WatchRecord    what `venvpkg watch` last shipped for one dist and series
 
 Each is stored as JSON at the place venvpkg.workdir names. A record that is missing or
 unreadable reads as None: the stage that writes it runs again.
@@ -165,6 +166,42 @@ class TestRecord:
             float(data.get("seconds", 0.0)),
             data.get("log", ""),
             dict(data.get("sources", {})),
+            float(data.get("finished", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One project as watch last shipped it, and what it was made from."""
+
+    version: str
+    # Digest of the project's site settings (projects.NAME, templates, patches).
+    options: str
+    # name -> "VERSION SHA256" of every wheel in the venv's lock.
+    pins: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class WatchRecord:
+    """What the last round of `venvpkg watch` shipped for one dist and series."""
+
+    dist: str
+    series: str
+    # Digest of the series' requirements data, and of venvpkg's code and templates.
+    requirements: str
+    code: str
+    projects: Mapping[str, Shipped]
+    finished: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base: Path) -> WatchRecord:
+        shipped = {name: Shipped(**entry) for name, entry in data["projects"].items()}
+        return cls(
+            data["dist"],
+            data["series"],
+            data["requirements"],
+            data["code"],
+            shipped,
             float(data.get("finished", 0.0)),
         )
 

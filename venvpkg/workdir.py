@@ -11,6 +11,7 @@ shares are keyed by content or by target only.
     chroots/      build and test chroot tarballs
     repo/, gnupg/ the signed repository and its key (unless configured elsewhere)
     reports/      test records and the status report
+    watch/        what `venvpkg watch` shipped per DIST-SERIES, and its decisions
     logs/, locks/, tmp/, tools/, requirements/
 """
 
@@ -139,6 +140,14 @@ class Workdir:
 
     def test_record(self, dist: str, series: str) -> Path:
         return self.reports / f"test-{dist}-{series}.json"
+
+    def watch_record(self, dist: str, series: str) -> Path:
+        return self.root / "watch" / f"{dist}-{series}.json"
+
+    @property
+    def watch_log(self) -> Path:
+        """One line per decision of `venvpkg watch`, newest last."""
+        return self.root / "watch" / "decisions.log"
 
 
 def migrate(workdir: Workdir, targets: tuple[str, ...]) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from venvpkg import records
+from venvpkg.config import ProjectSettings
 from venvpkg.files import sha256_file
 from venvpkg.records import ReleaseRecord, SourceRecord
 
@@ -42,23 +43,31 @@ def digest(
 ) -> str:
     """One sha256 over every input of a debianized tree (`debian_data`: the workdir's
     Debian archive extracts, which decide the split as the bundled ones do)."""
-    options = asdict(request.options)
     inputs = {
         "project": [request.project, request.pypi_name, str(request.version)],
         "series": request.series.id,
         "target": request.target.name,
         "source": request.source,
         "index": index_url,
-        "options": json.dumps(options, sort_keys=True, default=str),
-        "directories": {
-            k: tree_digest(Path(options[k])) for k in DIRECTORY_OPTIONS if options.get(k)
-        },
+        "options": options_digest(request.options),
         "archive": sha256_file(archive),
         "debian_archive": tree_digest(debian_data) if debian_data else "",
         "release": [release.package, release.version, sha256_file(release.lock)],
         "venvpkg": code_digest(),
         "libraries": [metadata.version(name) for name in LIBRARIES],
         "python": list(sys.version_info[:3]),
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def options_digest(options: ProjectSettings) -> str:
+    """A project's site settings, with the contents of the directories they name."""
+    chosen = asdict(options)
+    inputs = {
+        "options": json.dumps(chosen, sort_keys=True, default=str),
+        "directories": {
+            k: tree_digest(Path(chosen[k])) for k in DIRECTORY_OPTIONS if chosen.get(k)
+        },
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
