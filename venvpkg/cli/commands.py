@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
-from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets, update
+from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets, update, watch
 from venvpkg.config import Settings
 from venvpkg.debianize import archive
 from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
@@ -122,6 +123,49 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
             [],
         )
     return 0
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    interval = watch.parse_interval(args.interval)
+    only, dist = tuple(args.projects or ()), _target(args.target, settings)
+    while True:
+        began = time.monotonic()
+        rounds = watch.watch(args.series, only, dist, args.backend, args.refresh, settings, display)
+        _watch_summary(rounds, time.monotonic() - began, settings, display)
+        if args.once:
+            break
+        display.info(f"next round in {args.interval}")
+        time.sleep(interval)
+    failed = [f"{r.watched.codename}: {r.error}" for r in rounds if r.error]
+    if failed:
+        raise BuildFailed(failed[0], "the next round tries again; see the warnings above", [])
+    return 0
+
+
+def _watch_summary(
+    rounds: list[watch.RoundResult], seconds: float, settings: Settings, display: Display
+) -> None:
+    if settings.json:
+        print(json.dumps([_watch_json(r) for r in rounds], indent=1))
+        return
+    rows = []
+    for done in rounds:
+        result = f"FAILED: {done.error}" if done.error else "shipped" if done.rebuilt else "-"
+        for decision in done.decisions or [watch.Decision("", "nothing changed")]:
+            rows.append([done.watched.codename, decision.line, result, f"{done.seconds:.1f}s"])
+    title = f"venvpkg watch ({seconds:.1f}s)"
+    display.table(title, ["Codename", "Decision", "Result", "Round"], rows, sys.stdout)
+
+
+def _watch_json(done: watch.RoundResult) -> dict[str, object]:
+    return {
+        "codename": done.watched.codename,
+        "projects": list(done.watched.projects),
+        "decisions": [d.line for d in done.decisions],
+        "rebuilt": done.rebuilt,
+        "error": done.error,
+        "seconds": done.seconds,
+    }
 
 
 def _target(given: str | None, settings: Settings) -> str | None:

@@ -202,6 +202,35 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
     chain.add_argument("--backend", choices=BACKENDS, help="default: sbuild")
     chain.set_defaults(handler=handlers.cmd_pipeline)
 
+    watcher = commands.add_parser(
+        "watch",
+        parents=common,
+        help="rebuild, test and promote what changed upstream, once or every --interval",
+        description="Each round: venvpkg update, then compare what watch last shipped for "
+        "each dist and series with upstream (new point releases on the index, the series' "
+        "requirements, venvpkg's code and templates, site settings) and run the pipeline "
+        "for exactly what changed. One watch per workdir.",
+    )
+    watcher.add_argument(
+        "series", metavar="SERIES", nargs="*", help="default: every one watched or published"
+    )
+    watcher.add_argument(
+        "--projects", nargs="+", metavar="PROJECT", help="default: those watched or published"
+    )
+    _target_option(watcher)
+    watcher.add_argument("--backend", choices=BACKENDS, help="default: sbuild")
+    watcher.add_argument("--once", action="store_true", help="one round, then exit")
+    watcher.add_argument(
+        "--interval", default="1h", help="time between rounds: 90s, 30m, 1h, 1d (default 1h)"
+    )
+    watcher.add_argument(
+        "--no-update",
+        dest="refresh",
+        action="store_false",
+        help="decide from the data in use, without venvpkg update first",
+    )
+    watcher.set_defaults(handler=handlers.cmd_watch)
+
 
 def _target_option(command: argparse.ArgumentParser) -> None:
     # README and `venvpkg series` say "target"; --dist stays for scripts written before.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,14 @@ def _build_seconds(workdir: Workdir, dist: str, series: str) -> dict[str, str]:
 COLUMNS = ["Codename", "Project", "Staging", "Production", "Tests", "Build time"]
 
 
+def decisions(log: Path, count: int = 20) -> list[list[str]]:
+    """`venvpkg watch`'s newest decisions, newest first: [time, codename, decision]."""
+    if not log.is_file():
+        return []
+    lines = log.read_text().splitlines()[-count:]
+    return [line.split("\t", 2) for line in reversed(lines) if line.count("\t") >= 2]
+
+
 def write(settings: Settings, display: Display) -> Path:
     """Write status.md and status.html for the repository; return the HTML page's path."""
     repo, workdir = repository.open_repository(settings, display, create=False), settings.paths
@@ -89,8 +98,9 @@ def write(settings: Settings, display: Display) -> Path:
         rows = collect(repo, workdir)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = workdir.reports
-    atomic_write_text(out / "status.md", markdown(rows, stamp, repo.root))
-    atomic_write_text(out / "status.html", page(rows, stamp, repo.root))
+    watched = decisions(workdir.watch_log)
+    atomic_write_text(out / "status.md", markdown(rows, stamp, repo.root, watched))
+    atomic_write_text(out / "status.html", page(rows, stamp, repo.root, watched))
     return out / "status.html"
 
 
@@ -98,12 +108,15 @@ def _cells(row: Row) -> list[str]:
     return [row.codename, row.project, row.staging, row.production, row.tests, row.build_seconds]
 
 
-def markdown(rows: list[Row], stamp: str, root: Path) -> str:
+def markdown(rows: list[Row], stamp: str, root: Path, watched: Sequence[list[str]] = ()) -> str:
     lines = [f"# venvpkg status, {stamp}", "", f"Repository: `{root}`", ""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
     if not rows:
         lines.append("Nothing published yet.")
+    if watched:
+        lines += ["", "## venvpkg watch, newest first", ""]
+        lines += [f"- {when} {codename}: {line}" for when, codename, line in watched]
     return "\n".join(lines) + "\n"
 
 
@@ -114,7 +127,7 @@ STYLE = (
 )
 
 
-def page(rows: list[Row], stamp: str, root: Path) -> str:
+def page(rows: list[Row], stamp: str, root: Path, watched: Sequence[list[str]] = ()) -> str:
     def cls(row: Row) -> str:
         return (
             "passed"
@@ -131,9 +144,14 @@ def page(rows: list[Row], stamp: str, root: Path) -> str:
         for r in rows
     )
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    said = "".join(
+        f"<li>{html.escape(when)} {html.escape(codename)}: {html.escape(line)}</li>"
+        for when, codename, line in watched
+    )
+    watch = f"<h2>venvpkg watch, newest first</h2><ul>{said}</ul>" if said else ""
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>venvpkg status</title>"
         f"<style>{STYLE}</style></head><body><h1>venvpkg status</h1>"
         f"<p>{html.escape(stamp)} &middot; repository <code>{html.escape(str(root))}</code></p>"
-        f"<table><tr>{head}</tr>{body}</table></body></html>\n"
+        f"<table><tr>{head}</tr>{body}</table>{watch}</body></html>\n"
     )

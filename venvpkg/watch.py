@@ -1,0 +1,406 @@
+"""Stage 6: stay current, unattended. `venvpkg watch` compares what it last shipped for a
+dist and series with upstream now: the newest release of each project on the index, the
+series' openstack/requirements data (after `venvpkg update`), venvpkg's own code and
+templates, and each project's site settings. It runs the pipeline for exactly what
+changed and records what it shipped in WORKDIR/watch/DIST-SERIES.json.
+
+A requirements change repacks the requirements package of every watched project's
+closure, then rebuilds only the venvs whose lock it changes: each venv's lock names the
+version and digest of every wheel it holds, and the new package's lock says which moved.
+Each decision is one line, printed and kept in WORKDIR/watch/decisions.log for the
+status report. A round that fails records nothing, so the next round tries again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from venvpkg import debianize, pipeline, records, series, targets, update
+from venvpkg.config import Settings
+from venvpkg.debianize import inputs
+from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
+from venvpkg.files import exclusive
+from venvpkg.progress import Display
+from venvpkg.records import Shipped, WatchRecord
+from venvpkg.release import ReleaseRequest, plan_release
+from venvpkg.release.lock import read_lock
+from venvpkg.release.wheelhouse import run_release
+from venvpkg.ship import report, repository
+
+# "1h", "30m", "90s", "2d", or a bare number of seconds.
+INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One dist and series, and the projects watched there."""
+
+    series: series.Series
+    target: targets.Target
+    projects: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.target.name, self.series.id
+
+    @property
+    def codename(self) -> str:
+        return f"{self.target.name}-{self.series.id}"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What a dist and series would be built from now."""
+
+    requirements: str
+    requirements_label: str
+    code: str
+    versions: Mapping[str, str]
+    options: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One thing the round does, and why; project "" is the requirements package."""
+
+    project: str
+    line: str
+
+
+@dataclass
+class RoundResult:
+    watched: Watched
+    decisions: list[Decision] = field(default_factory=list)
+    ran: pipeline.PipelineResult | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def rebuilt(self) -> list[str]:
+        return sorted({d.project for d in self.decisions if d.project})
+
+
+def parse_interval(text: str) -> float:
+    found = INTERVAL.match(text.strip().lower())
+    if not found or float(found.group(1)) <= 0:
+        raise UsageError(f"--interval {text!r} is not a duration", "write e.g. 90s, 30m, 1h or 1d")
+    return float(found.group(1)) * UNITS[found.group(2)]
+
+
+def decide(watched: Watched, seen: WatchRecord | None, now: Upstream) -> list[Decision]:
+    """What changed since the last round, one decision per project to rebuild (and one
+    for the requirements package when its data moved)."""
+    if seen is None:
+        return [
+            Decision(p, f"{watched.codename}: first watch: shipping venv-{p} {now.versions[p]}")
+            for p in watched.projects
+        ]
+    if seen.code != now.code:
+        return [
+            Decision(p, f"venvpkg or its templates changed: rebuilding venv-{p}")
+            for p in watched.projects
+        ]
+    found = []
+    if seen.requirements != now.requirements:
+        found.append(
+            Decision(
+                "",
+                f"openstack/requirements of {watched.series.label} changed "
+                f"({now.requirements_label}): repacking the requirements package",
+            )
+        )
+    for name in watched.projects:
+        line = _project_change(name, watched, seen.projects.get(name), now)
+        if line:
+            found.append(Decision(name, line))
+    return found
+
+
+def _project_change(
+    name: str, watched: Watched, shipped: Shipped | None, now: Upstream
+) -> str | None:
+    version = now.versions[name]
+    if shipped is None:
+        return f"{name} is new to the watch: building venv-{name} {version}"
+    if shipped.version != version:
+        newer = _newer(version, shipped.version)
+        said = "is out" if newer else f"is the newest on the index (was {shipped.version})"
+        return f"{name} {version} {said} for {watched.series.id}: rebuilding venv-{name}"
+    if shipped.options != now.options[name]:
+        return f"{name}'s site settings changed: rebuilding venv-{name}"
+    return None
+
+
+def _newer(version: str, than: str) -> bool:
+    try:
+        return Version(version) > Version(than)
+    except InvalidVersion:
+        return True
+
+
+def lock_moves(
+    seen: WatchRecord, pins: Mapping[str, tuple[Version, str]], chosen: set[str]
+) -> list[Decision]:
+    """The venvs the new requirements package changes: a wheel of their lock moved."""
+    found = []
+    for name, shipped in sorted(seen.projects.items()):
+        if name in chosen:
+            continue
+        moved = []
+        for pin, held in sorted(shipped.pins.items()):
+            old_version, _, old_digest = held.partition(" ")
+            new = pins.get(pin)
+            if new is None:
+                moved.append(f"{pin} {old_version} -> gone")
+            elif (str(new[0]), new[1]) != (old_version, old_digest):
+                moved.append(f"{pin} {old_version} -> {new[0]}")
+        if moved:
+            more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
+            said = ", ".join(moved[:3]) + more
+            found.append(Decision(name, f"{name}'s lock changed ({said}): rebuilding venv-{name}"))
+    return found
+
+
+def watch(
+    names: list[str],
+    only: tuple[str, ...],
+    target: str | None,
+    backend: str | None,
+    refresh: bool,
+    settings: Settings,
+    display: Display,
+) -> list[RoundResult]:
+    """One round over every watched dist and series; a second watch of the workdir is
+    refused (two would build and publish the same packages at once)."""
+    with exclusive(settings.paths.lock("watch"), refuse=_refusal(settings)):
+        if refresh:
+            _update(settings, display)
+        results = []
+        for one in watched(names, only, target, settings, display):
+            results.append(watch_round(one, backend, settings, display))
+        if _published(settings):
+            report.write(settings, display)
+        return results
+
+
+def _refusal(settings: Settings) -> Callable[[str], Exception]:
+    def refusal(holder: str) -> Exception:
+        return UsageError(
+            f"another venvpkg watch ({holder}) is watching {settings.workdir}",
+            "let it run, or stop it first; one watch per workdir",
+        )
+
+    return refusal
+
+
+def _update(settings: Settings, display: Display) -> None:
+    """Fresh data first; out of reach, the data in use stays (and is said to)."""
+    try:
+        update.update(settings, display)
+    except NetworkError as error:
+        before = series.releases_snapshot()
+        display.warn(f"{error.line()}; deciding from {before.origin} of {before.date}")
+    update.use(settings)
+
+
+def watched(
+    names: list[str],
+    only: tuple[str, ...],
+    target: str | None,
+    settings: Settings,
+    display: Display,
+) -> list[Watched]:
+    """The named series (else every dist and series watched or published before), each
+    with the named projects (else those watched or published there before)."""
+    if names:
+        pairs = [series.with_target(name, target) for name in names]
+    else:
+        known = _known_pairs(settings, display)
+        pairs = [(series.lookup(s), targets.lookup(d)) for d, s in known]
+        if target is not None:
+            pairs = [p for p in pairs if p[1].name == target]
+    found = []
+    for chosen, dist in pairs:
+        wanted = only or _known_projects(settings, display, dist.name, chosen.id)
+        if not wanted:
+            raise UsageError(
+                f"nothing to watch in {dist.name}-{chosen.id}: no project was watched or "
+                "published there",
+                f"name them: venvpkg watch {chosen.id} --projects keystone nova",
+            )
+        found.append(Watched(chosen, dist, tuple(sorted(set(wanted)))))
+    if not found:
+        raise UsageError(
+            f"nothing to watch in {settings.workdir}: nothing was watched or published yet",
+            "name a series and projects: venvpkg watch 2025.2 --projects keystone",
+        )
+    return found
+
+
+def _known_pairs(settings: Settings, display: Display) -> list[tuple[str, str]]:
+    pairs = {tuple(p.stem.split("-", 1)) for p in settings.paths.watch_log.parent.glob("*.json")}
+    for codename in _codenames(settings, display):
+        dist, _, rest = codename.partition("-")
+        pairs.add((dist, rest.removesuffix("-staging")))
+    return sorted(pairs)  # type: ignore[arg-type]
+
+
+def _known_projects(
+    settings: Settings, display: Display, dist: str, series_id: str
+) -> tuple[str, ...]:
+    seen = records.read(settings.paths.watch_record(dist, series_id), WatchRecord.from_dict)
+    names = set(seen.projects) if seen else set()
+    if _published(settings):
+        repo = repository.open_repository(settings, display, create=False)
+        with repo.lock(display):
+            for suite in repository.SUITES:
+                codename = repo.codename(dist, series_id, suite)
+                entries = repository.listing(repo, codename).values()
+                names |= {e.name.removeprefix("venv-") for e in entries if _is_venv(e)}
+    return tuple(sorted(names))
+
+
+def _is_venv(entry: repository.Entry) -> bool:
+    return entry.arch == "source" and entry.name.startswith("venv-")
+
+
+def _published(settings: Settings) -> bool:
+    return (repository.repository_root(settings) / "conf" / "distributions").exists()
+
+
+def _codenames(settings: Settings, display: Display) -> list[str]:
+    if not _published(settings):
+        return []
+    repo = repository.open_repository(settings, display, create=False)
+    return repository.codenames(repo)
+
+
+def watch_round(
+    one: Watched, backend: str | None, settings: Settings, display: Display
+) -> RoundResult:
+    """Decide, release when the requirements moved, run the pipeline for what changed."""
+    began = time.monotonic()
+    result = RoundResult(one)
+    where = settings.paths.watch_record(*one.key)
+    seen = records.read(where, WatchRecord.from_dict)
+    try:
+        now = upstream(one, settings, display)
+        result.decisions = decide(one, seen, now)
+        if seen is not None and any(not d.project for d in result.decisions):
+            _say(result.decisions, settings, display, one)
+            pins = _release(one, settings, display)
+            chosen = {d.project for d in result.decisions if d.project}
+            moved = lock_moves(seen, pins, chosen)
+            result.decisions += moved or [
+                Decision("", "no venv's lock changed: every venv keeps its package")
+            ]
+            _say(result.decisions[-(len(moved) or 1) :], settings, display, one)
+        else:
+            _say(result.decisions, settings, display, one)
+        if result.rebuilt:
+            result.ran = _pipeline(one, result.rebuilt, backend, settings, display)
+            _require_passed(result.ran)
+        _remember(where, one, seen, now, result)
+    except VenvpkgError as error:
+        result.error = error.line()
+        _log(settings, one, f"failed: {result.error}")
+        display.warn(f"{one.codename}: {result.error}")
+    if not result.decisions:
+        display.info(f"{one.codename}: nothing changed upstream")
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def _require_passed(ran: pipeline.PipelineResult) -> None:
+    if ran.passed and not ran.failed:
+        return
+    what = ", ".join(ran.failed) if ran.failed else "the tests"
+    raise BuildFailed(f"{what} failed", "the next round tries again", [])
+
+
+def upstream(one: Watched, settings: Settings, display: Display) -> Upstream:
+    """The requirements data, code and each project's newest release, as of now."""
+    versions, options = {}, {}
+    for name in one.projects:
+        wanted = debianize.make_request(name, one.series.id, None, None, one.target.name, settings)
+        versions[name] = str(wanted.version)
+        options[name] = inputs.options_digest(wanted.options)
+    return Upstream(
+        _requirements_digest(one, settings),
+        f"{one.series.ref} {one.series.commit[:10]} of {one.series.commit_date}",
+        _code_digest(),
+        versions,
+        options,
+    )
+
+
+def _requirements_digest(one: Watched, settings: Settings) -> str:
+    """The series' requirements data as venvpkg reads it, and the site's pin overrides."""
+    updated = series.data_dir("openstack-requirements", one.series.id)
+    bundled = resources.files("venvpkg").joinpath("data", "openstack-requirements", one.series.id)
+    found = {
+        "data": inputs.tree_digest(updated or Path(str(bundled))),
+        "overrides": settings.overrides.get(one.codename, {}),
+    }
+    return hashlib.sha256(json.dumps(found, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _code_digest() -> str:
+    return inputs.code_digest()
+
+
+def _release(one: Watched, settings: Settings, display: Display) -> dict[str, tuple[Version, str]]:
+    """The requirements package of every watched project's closure; its lock's pins."""
+    wanted = ReleaseRequest(one.series, one.target, one.projects)
+    done = run_release(plan_release(wanted, settings, display), settings, display)
+    return {str(k): v for k, v in read_lock(done.wheelhouse / "requirements.lock").items()}
+
+
+def _pipeline(
+    one: Watched, rebuilt: list[str], backend: str | None, settings: Settings, display: Display
+) -> pipeline.PipelineResult:
+    wanted = pipeline.PipelineRequest(
+        one.series, one.target, tuple(rebuilt), backend, release_projects=one.projects
+    )
+    return pipeline.run(wanted, settings, display)
+
+
+def _remember(
+    where: Path, one: Watched, seen: WatchRecord | None, now: Upstream, result: RoundResult
+) -> None:
+    shipped = dict(seen.projects) if seen else {}
+    for job in result.ran.jobs if result.ran else []:
+        name = job.request.project
+        lock = job.debianized.source_dir / "debian" / "requirements.lock"
+        pins = {str(k): f"{v} {d}" for k, (v, d) in read_lock(lock).items()}
+        shipped[name] = Shipped(str(job.request.version), now.options[name], pins)
+    if set(one.projects) - set(shipped):
+        return  # a project never shipped: the next round builds it
+    record = WatchRecord(*one.key, now.requirements, now.code, shipped, time.time())
+    records.write(where, record)
+
+
+def _say(decisions: list[Decision], settings: Settings, display: Display, one: Watched) -> None:
+    for decision in decisions:
+        display.info(decision.line)
+        _log(settings, one, decision.line)
+
+
+def _log(settings: Settings, one: Watched, line: str) -> None:
+    """Append one decision to the log the status report shows."""
+    log = settings.paths.watch_log
+    log.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    with log.open("a") as stream:
+        stream.write(f"{stamp}\t{one.codename}\t{line}\n")
