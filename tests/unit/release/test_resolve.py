@@ -195,3 +195,29 @@ def test_not_strict_one_failing_requirement_leaves_the_others_resolved(tmp_path:
     assert "left to fail in its build: scipy>=0.19.1" in (tmp_path / "r.log").read_text()
     # What was left out stays known, with pip's reason, for the release to report.
     assert resolver.unresolved == {"scipy": "cannot resolve scipy: numpy==1.17.3 conflicts"}
+
+
+# alembic's requirements per version, as the index's metadata gives them.
+ALEMBIC: dict[str, list[str] | None] = {
+    "alembic==1.16.4": ["SQLAlchemy>=1.4.0", "Mako"],
+    "alembic==1.16.3": ["Mako", "SQLAlchemy>=1.4.0"],
+    "alembic==1.17.0": ["SQLAlchemy>=1.4.0", "Mako", "tomli"],
+    "alembic==1.15.0": None,  # only a build could tell
+}
+
+
+class _Known(resolve.Resolver):
+    """The index replaced by ALEMBIC."""
+
+    def lookup(self) -> resolve.Lookup:
+        return _lookup(ALEMBIC)
+
+
+def test_a_moved_pin_that_requires_the_same_keeps_the_closure(tmp_path: Path) -> None:
+    resolver = _Known(None, None, targets.lookup("bookworm"), resolve.Rules(), tmp_path / "r")  # type: ignore[arg-type]
+    cached = {"alembic": "1.16.4", "sqlalchemy": "2.0.41", "mako": "1.3.10"}
+    pins = _pins(alembic="1.16.3", sqlalchemy="2.0.41", mako="1.3.10")
+    assert resolver._moved_alike(cached, pins) == pins
+    # A new requirement (tomli) may pull in names the old closure never had: pip decides.
+    assert resolver._moved_alike(cached, pins | _pins(alembic="1.17.0")) is None
+    assert resolver._moved_alike(cached, pins | _pins(alembic="1.15.0")) is None
