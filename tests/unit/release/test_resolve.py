@@ -6,6 +6,7 @@ import io
 import tarfile
 from pathlib import Path
 
+import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -221,3 +222,34 @@ def test_a_moved_pin_that_requires_the_same_keeps_the_closure(tmp_path: Path) ->
     # A new requirement (tomli) may pull in names the old closure never had: pip decides.
     assert resolver._moved_alike(cached, pins | _pins(alembic="1.17.0")) is None
     assert resolver._moved_alike(cached, pins | _pins(alembic="1.15.0")) is None
+
+
+class _Sentinel(Exception):
+    pass
+
+
+def test_a_failed_closure_fails_again_from_memory_until_a_reached_pin_moves_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venvpkg.workdir import Workdir
+
+    def pip_compile(*args: object) -> None:
+        raise _Sentinel  # pip-compile would run here
+
+    monkeypatch.setattr(resolve.buildroot, "resolver_python", pip_compile)
+    index = type("I", (), {"url": "http://index/"})()
+    resolver = _Known(
+        index, Workdir(tmp_path), targets.lookup("bookworm"), resolve.Rules(), tmp_path / "r"
+    )  # type: ignore[arg-type]
+    wanted = ["horizon==25.5.2"]
+    key = resolve._key(wanted, "", "http://index/", targets.lookup("bookworm"))
+    memo = tmp_path / "cache" / "resolve" / f"{key}.failed.json"
+    memo.parent.mkdir(parents=True)
+    memo.write_text(
+        '{"message": "cannot resolve horizon==25.5.2: Failed to build XStatic", "hint": "",'
+        ' "pins": {"alembic": "1.16.4"}}'
+    )
+    with pytest.raises(resolve.ResolutionFailed, match="Failed to build XStatic"):
+        resolver.compiled(wanted, _pins(alembic="1.16.3"))  # requires the same
+    with pytest.raises(_Sentinel):
+        resolver.compiled(wanted, _pins(alembic="1.17.0"))  # requires tomli too
