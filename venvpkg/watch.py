@@ -152,7 +152,8 @@ def _newer(version: str, than: str) -> bool:
 def lock_moves(
     seen: WatchRecord, pins: Mapping[str, tuple[Version, str]], chosen: set[str]
 ) -> list[Decision]:
-    """The venvs the new requirements package changes: a wheel of their lock moved."""
+    """The venvs the new requirements package changes: a wheel of their lock moved (its
+    version, or its digest where `pins` has one: a dry run knows only versions)."""
     found = []
     for name, shipped in sorted(seen.projects.items()):
         if name in chosen:
@@ -163,7 +164,7 @@ def lock_moves(
             new = pins.get(pin)
             if new is None:
                 moved.append(f"{pin} {old_version} -> gone")
-            elif (str(new[0]), new[1]) != (old_version, old_digest):
+            elif str(new[0]) != old_version or new[1] not in ("", old_digest):
                 moved.append(f"{pin} {old_version} -> {new[0]}")
         if moved:
             more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
@@ -172,24 +173,32 @@ def lock_moves(
     return found
 
 
+@dataclass(frozen=True)
+class Options:
+    backend: str | None = None
+    # venvpkg update first.
+    refresh: bool = True
+    # Decide and say, build nothing, record nothing.
+    dry_run: bool = False
+
+
 def watch(
     names: list[str],
     only: tuple[str, ...],
     target: str | None,
-    backend: str | None,
-    refresh: bool,
+    options: Options,
     settings: Settings,
     display: Display,
 ) -> list[RoundResult]:
     """One round over every watched dist and series; a second watch of the workdir is
     refused (two would build and publish the same packages at once)."""
     with exclusive(settings.paths.lock("watch"), refuse=_refusal(settings)):
-        if refresh:
+        if options.refresh:
             _update(settings, display)
         results = []
         for one in watched(names, only, target, settings, display):
-            results.append(watch_round(one, backend, settings, display))
-        if _published(settings):
+            results.append(watch_round(one, options, settings, display))
+        if _published(settings) and not options.dry_run:
             report.write(settings, display)
         return results
 
@@ -287,35 +296,34 @@ def _codenames(settings: Settings, display: Display) -> list[str]:
 
 
 def watch_round(
-    one: Watched, backend: str | None, settings: Settings, display: Display
+    one: Watched, options: Options, settings: Settings, display: Display
 ) -> RoundResult:
     """Decide, release when the requirements moved, run the pipeline for what changed."""
     began = time.monotonic()
     result = RoundResult(one)
     where = settings.paths.watch_record(*one.key)
     seen = records.read(where, WatchRecord.from_dict)
+    say = _Say(settings, display, one, options.dry_run)
     try:
         now = upstream(one, settings, display)
         result.decisions = decide(one, seen, now)
+        say(result.decisions)
         if seen is not None and any(not d.project for d in result.decisions):
-            _say(result.decisions, settings, display, one)
-            pins = _release(one, settings, display)
+            pins = _new_pins(one, options.dry_run, settings, display)
             chosen = {d.project for d in result.decisions if d.project}
-            moved = lock_moves(seen, pins, chosen)
-            result.decisions += moved or [
+            moved = lock_moves(seen, pins, chosen) or [
                 Decision("", "no venv's lock changed: every venv keeps its package")
             ]
-            _say(result.decisions[-(len(moved) or 1) :], settings, display, one)
-        else:
-            _say(result.decisions, settings, display, one)
-        if result.rebuilt:
-            result.ran = _pipeline(one, result.rebuilt, backend, settings, display)
+            result.decisions += moved
+            say(moved)
+        if result.rebuilt and not options.dry_run:
+            result.ran = _pipeline(one, result.rebuilt, options.backend, settings, display)
             _require_passed(result.ran)
-        _remember(where, one, seen, now, result)
+        if not options.dry_run:
+            _remember(where, one, seen, now, result)
     except VenvpkgError as error:
         result.error = error.line()
-        _log(settings, one, f"failed: {result.error}")
-        display.warn(f"{one.codename}: {result.error}")
+        say.failed(result.error)
     if not result.decisions:
         display.info(f"{one.codename}: nothing changed upstream")
     result.seconds = time.monotonic() - began
@@ -360,10 +368,15 @@ def _code_digest() -> str:
     return inputs.code_digest()
 
 
-def _release(one: Watched, settings: Settings, display: Display) -> dict[str, tuple[Version, str]]:
-    """The requirements package of every watched project's closure; its lock's pins."""
-    wanted = ReleaseRequest(one.series, one.target, one.projects)
-    done = run_release(plan_release(wanted, settings, display), settings, display)
+def _new_pins(
+    one: Watched, dry_run: bool, settings: Settings, display: Display
+) -> dict[str, tuple[Version, str]]:
+    """The pins of the requirements package of every watched project's closure, packed
+    (name -> version and digest), or for a dry run only planned (versions alone)."""
+    plan = plan_release(ReleaseRequest(one.series, one.target, one.projects), settings, display)
+    if dry_run:
+        return {str(name): (version, "") for name, version in plan.wanted.items()}
+    done = run_release(plan, settings, display)
     return {str(k): v for k, v in read_lock(done.wheelhouse / "requirements.lock").items()}
 
 
@@ -391,10 +404,25 @@ def _remember(
     records.write(where, record)
 
 
-def _say(decisions: list[Decision], settings: Settings, display: Display, one: Watched) -> None:
-    for decision in decisions:
-        display.info(decision.line)
-        _log(settings, one, decision.line)
+@dataclass(frozen=True)
+class _Say:
+    """Print each decision and, unless a dry run, keep it for the status report."""
+
+    settings: Settings
+    display: Display
+    one: Watched
+    dry_run: bool
+
+    def __call__(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            self.display.info(f"would: {decision.line}" if self.dry_run else decision.line)
+            if not self.dry_run:
+                _log(self.settings, self.one, decision.line)
+
+    def failed(self, error: str) -> None:
+        if not self.dry_run:
+            _log(self.settings, self.one, f"failed: {error}")
+        self.display.warn(f"{self.one.codename}: {error}")
 
 
 def _log(settings: Settings, one: Watched, line: str) -> None:

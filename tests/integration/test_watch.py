@@ -191,6 +191,13 @@ def test_a_requirements_commit_rebuilds_only_the_venv_whose_lock_it_moves(
     constraints = upstream.requirements / "upper-constraints.txt"
     constraints.write_text(constraints.read_text().replace("fixlib-b===1.0", "fixlib-b===1.1"))
     _commit(upstream.requirements, "bump fixlib-b")
+    record = upstream.workdir / "watch" / "bookworm-2025.2.json"
+    recorded = record.read_text()
+    # A dry run says what the round would do, and does none of it.
+    (planned,) = upstream.rounds("--dry-run")
+    assert planned["rebuilt"] == ["fixother"]
+    assert "fixother's lock changed (fixlib-b 1.0 -> 1.1)" in "\n".join(planned["decisions"])
+    assert upstream.requirements_package() == packed and record.read_text() == recorded
     (done,) = upstream.rounds()
     assert done["error"] == ""
     assert done["rebuilt"] == ["fixother"]

@@ -90,6 +90,9 @@ def test_only_venvs_whose_lock_moved_are_rebuilt() -> None:
     # Same version, other bytes (a rebuilt sdist): the venv changes too.
     pins["nova-only"] = (Version("1.0"), "eee")
     assert [d.project for d in watch.lock_moves(_seen(), pins, {"keystone"})] == ["nova"]
+    # A dry run plans versions without digests: an unchanged version is unmoved.
+    planned = {n: (v, "") for n, (v, _) in pins.items()}
+    assert [d.project for d in watch.lock_moves(_seen(), planned, set())] == ["keystone"]
     # A pin that left the requirements is named.
     del pins["nova-only"]
     said = [d.line for d in watch.lock_moves(_seen(), pins, set())]

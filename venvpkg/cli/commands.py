@@ -130,9 +130,10 @@ def cmd_watch(args: argparse.Namespace, settings: Settings, display: Display) ->
     only, dist = tuple(args.projects or ()), _target(args.target, settings)
     while True:
         began = time.monotonic()
-        rounds = watch.watch(args.series, only, dist, args.backend, args.refresh, settings, display)
-        _watch_summary(rounds, time.monotonic() - began, settings, display)
-        if args.once:
+        options = watch.Options(args.backend, args.refresh, args.dry_run)
+        rounds = watch.watch(args.series, only, dist, options, settings, display)
+        _watch_summary(rounds, time.monotonic() - began, args.dry_run, settings, display)
+        if args.once or args.dry_run:
             break
         display.info(f"next round in {args.interval}")
         time.sleep(interval)
@@ -143,17 +144,22 @@ def cmd_watch(args: argparse.Namespace, settings: Settings, display: Display) ->
 
 
 def _watch_summary(
-    rounds: list[watch.RoundResult], seconds: float, settings: Settings, display: Display
+    rounds: list[watch.RoundResult],
+    seconds: float,
+    dry_run: bool,
+    settings: Settings,
+    display: Display,
 ) -> None:
     if settings.json:
         print(json.dumps([_watch_json(r) for r in rounds], indent=1))
         return
     rows = []
     for done in rounds:
-        result = f"FAILED: {done.error}" if done.error else "shipped" if done.rebuilt else "-"
+        shipped = "would ship" if dry_run else "shipped"
+        result = f"FAILED: {done.error}" if done.error else shipped if done.rebuilt else "-"
         for decision in done.decisions or [watch.Decision("", "nothing changed")]:
             rows.append([done.watched.codename, decision.line, result, f"{done.seconds:.1f}s"])
-    title = f"venvpkg watch ({seconds:.1f}s)"
+    title = f"venvpkg watch ({seconds:.1f}s{', dry run: nothing built' if dry_run else ''})"
     display.table(title, ["Codename", "Decision", "Result", "Round"], rows, sys.stdout)
 
 

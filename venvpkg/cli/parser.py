@@ -229,6 +229,11 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
         action="store_false",
         help="decide from the data in use, without venvpkg update first",
     )
+    watcher.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what one round would rebuild and why; build and record nothing",
+    )
     watcher.set_defaults(handler=handlers.cmd_watch)
 
 
