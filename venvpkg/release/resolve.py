@@ -101,7 +101,8 @@ def walk(
             pending = []
             for (name, version), lines in answers.items():
                 if lines is None:
-                    found.opaque.append(f"{name}=={version}")
+                    named = ",".join(sorted(extras_seen[name] - {""}))
+                    found.opaque.append(f"{name}{f'[{named}]' if named else ''}=={version}")
                     continue
                 extras = extras_seen[name]
                 for requirement in metadata.requirements(lines):
@@ -248,13 +249,22 @@ class Resolver:
                 "fix the constraints, or pin a compatible version",
             )
         resolved = self.compiled if strict else self._compiled_each_if_need_be
-        if found.opaque:
-            return resolved(requirements, pins)
+        # pip-compile gets only what the walk could not read: sdists whose requirements
+        # need a build (keystone's python-ldap) and names no pin covers, under the pins and
+        # every version the walk chose. Handing it the whole closure instead made it fetch
+        # the metadata of all 100 names of keystone's: 12.5 of a cold release's 36 s.
+        leftovers = {r for rs in found.unpinned.values() for r in rs} | set(found.opaque)
         result = dict(found.chosen)
-        if found.unpinned:
-            leftovers = sorted({r for rs in found.unpinned.values() for r in rs})
-            result |= resolved(leftovers, {**pins, **found.chosen})
-        return result
+        if not leftovers:
+            return result
+        try:
+            return result | resolved(sorted(leftovers), {**pins, **found.chosen})
+        except ResolutionFailed:
+            if not found.opaque:
+                raise
+            # The whole request again, for pip's own account of what cannot be had (a
+            # pin the walk took on trust, fixlib-a==9.9, would go unnamed otherwise).
+            return resolved(requirements, pins)
 
     def _compiled_each_if_need_be(
         self, requirements: list[str], pins: Mapping[NormalizedName, Version]
@@ -410,7 +420,9 @@ class Resolver:
         Held as a success is (_moved_alike): while each moved pin of a reached name
         requires what its old version did; any other change tries again."""
         reached = walk(requirements, pins, self.target.marker_environment(), self.lookup())
-        names = set(reached.chosen) | {canonicalize_name(o.split("==")[0]) for o in reached.opaque}
+        names = set(reached.chosen) | {
+            canonicalize_name(Requirement(o).name) for o in reached.opaque
+        }
         held = {n: str(pins[n]) for n in sorted(names) if n in pins}
         memo = {"message": error.message, "hint": error.hint, "pins": held}
         atomic_write_text(where, json.dumps(memo, indent=1))

@@ -253,3 +253,38 @@ def test_a_failed_closure_fails_again_from_memory_until_a_reached_pin_moves_apar
         resolver.compiled(wanted, _pins(alembic="1.16.3"))  # requires the same
     with pytest.raises(_Sentinel):
         resolver.compiled(wanted, _pins(alembic="1.17.0"))  # requires tomli too
+
+
+class _Compiles(resolve.Resolver):
+    """pip-compile replaced: records what it is asked, answers for the opaque sdist."""
+
+    asked: list[list[str]] = []  # noqa: RUF012
+
+    def lookup(self) -> resolve.Lookup:
+        return _lookup(
+            {
+                "keystone==28.1.0": ["oslo.db", "python-ldap[sasl]; extra == 'ldap'"],
+                "oslo-db==17.4.0": ["alembic"],
+                "alembic==1.16.4": ["SQLAlchemy"],
+                "sqlalchemy==2.0.41": [],
+                "python-ldap==3.4.4": None,  # an sdist only a build can read
+            }
+        )
+
+    def compiled(self, requirements, pins):  # type: ignore[no-untyped-def]
+        self.asked.append(requirements)
+        return {canonicalize_name("python-ldap"): Version("3.4.4"), "pyasn1": Version("0.6.1")}
+
+
+def test_only_what_the_walk_cannot_read_goes_to_pip_compile(tmp_path: Path) -> None:
+    resolver = _Compiles(None, None, targets.lookup("bookworm"), resolve.Rules(), tmp_path / "r")  # type: ignore[arg-type]
+    pins = _pins(**{"oslo.db": "17.4.0", "alembic": "1.16.4", "SQLAlchemy": "2.0.41"})
+    pins |= _pins(**{"python-ldap": "3.4.4"})
+    found = resolver.closure(["keystone[ldap]==28.1.0"], pins)
+    # The sdist with its extras, not the 100 names keystone's closure has.
+    assert resolver.asked == [["python-ldap[sasl]==3.4.4"]]
+    assert found == _pins(
+        keystone="28.1.0",
+        **{"oslo-db": "17.4.0", "alembic": "1.16.4", "sqlalchemy": "2.0.41"},
+        **{"python-ldap": "3.4.4", "pyasn1": "0.6.1"},
+    )
