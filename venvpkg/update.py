@@ -36,6 +36,8 @@ REQUIREMENTS_FILES = (
     "blacklist.txt",
     "build-constraints.txt",
 )
+# How update lays out what it writes; a new layout rewrites data that has not moved.
+DATA_FORMAT = 1
 TSV_COLUMNS = (
     "series",
     "deliverable",
@@ -67,10 +69,18 @@ def update(settings: Settings, display: Display) -> UpdateResult:
         releases = _fetch(settings.data.releases, root / "git" / "releases.git", ["HEAD"])
         commit, result.releases_date = _head(releases, "FETCH_HEAD")
         result.releases_commit = commit
-        staging = root / ".staging"
+        staging, current = root / ".staging", root / "current"
         shutil.rmtree(staging, ignore_errors=True)  # what an interrupted update left
-        _write_releases(releases, commit, result.releases_date, staging / "openstack-releases")
-        catalog = _catalog(staging / "openstack-releases" / "series_status.yaml")
+        # What an older venvpkg wrote may lack what this one reads: written anew.
+        same_format = _format(current) == DATA_FORMAT
+        had = _commits(current) if same_format else {}
+        releases_out = staging / "openstack-releases"
+        if had.get("releases") == commit:
+            # Reading every deliverable file again is most of an update (7 s).
+            shutil.copytree(current / "openstack-releases", releases_out)
+        else:
+            _write_releases(releases, commit, result.releases_date, releases_out)
+        catalog = _catalog(releases_out / "series_status.yaml")
         refs = _requirements_refs(settings.data.requirements, catalog)
         requirements = _fetch(
             settings.data.requirements,
@@ -79,12 +89,49 @@ def update(settings: Settings, display: Display) -> UpdateResult:
         )
         for number, ref in refs.items():
             commit, date = _head(requirements, _local(ref))
-            _write_requirements(requirements, commit, staging / "openstack-requirements" / number)
+            out = staging / "openstack-requirements" / number
+            if had.get(number) == commit:
+                shutil.copytree(current / "openstack-requirements" / number, out)
+            else:
+                _write_requirements(requirements, commit, out)
             result.requirements[number] = (ref, commit, date)
         result.missing = [n for n in catalog if n not in refs]
         atomic_write_text(staging / "openstack-requirements" / "SOURCES", _sources(result))
-        replace_dir(staging, root / "current")
+        atomic_write_text(staging / "FORMAT", f"{DATA_FORMAT}\n")
+        if same_format and _stamps(staging) == _stamps(current):
+            shutil.rmtree(staging)  # nothing moved upstream: the data in use stays as it is
+        else:
+            replace_dir(staging, current)
     return result
+
+
+def _format(data: Path) -> int:
+    try:
+        return int((data / "FORMAT").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+def _stamps(data: Path) -> tuple[str, str]:
+    """The SOURCE and SOURCES lines: ref, commit and date of everything in `data`."""
+    files = (data / "openstack-releases" / "SOURCE", data / "openstack-requirements" / "SOURCES")
+    texts = [f.read_text() if f.is_file() else "" for f in files]
+    return texts[0], texts[1]
+
+
+def _commits(data: Path) -> dict[str, str]:
+    """The commit of the releases data ("releases") and of each series' requirements in a
+    data directory `update` wrote; empty when there is none."""
+    found = {}
+    source = data / "openstack-releases" / "SOURCE"
+    if source.is_file():
+        found["releases"] = source.read_text().split()[2]
+    sources = data / "openstack-requirements" / "SOURCES"
+    for line in sources.read_text().splitlines() if sources.is_file() else []:
+        if line.strip() and not line.startswith("#"):
+            number, _ref, commit = line.split()[:3]
+            found[number] = commit
+    return found
 
 
 def _fetch(url: str, repository: Path, refs: list[str]) -> Path:

@@ -120,6 +120,11 @@ def test_a_new_requirements_commit_is_taken_by_the_next_update(tmp_path: Path) -
     releases, requirements = _releases(tmp_path, "28.1.0"), _requirements(tmp_path)
     config, workdir = _workdir(tmp_path, releases, requirements), tmp_path / "work"
     venvpkg("update", "--config", str(config), workdir=workdir)
+    # Nothing new upstream: the data in use is left as it is, not written again.
+    current = workdir / "data" / "current"
+    before = current.stat().st_ino
+    venvpkg("update", "--config", str(config), workdir=workdir)
+    assert current.stat().st_ino == before
     _git(requirements, "checkout", "-q", "stable/2025.2")
     constraints = requirements / "upper-constraints.txt"
     constraints.write_text(constraints.read_text().replace("alembic===", "alembic===0.0.1\n#"))
