@@ -575,3 +575,40 @@ def test_two_workdirs_make_two_requirements_packages_and_a_build_takes_its_own(
             capture_output=True,
             check=False,
         )
+
+
+def test_git_tracked_packaging_tags_each_version_and_diffs_what_changed(
+    released: Path, index_url: str, tmp_path: Path
+) -> None:
+    repository = tmp_path / "packaging"
+
+    def debianize(*extra: str) -> dict[str, object]:
+        args = ("debianize", *ARGS, "--git", str(repository), "--json", *extra)
+        return json.loads(venvpkg(*args, workdir=released, index=index_url).stdout)
+
+    def git(*args: str) -> str:
+        env = {"PATH": "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null"}
+        command = ["git", "-C", str(repository), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+
+    first = debianize()
+    tag = first["git"]["tag"]  # type: ignore[index]
+    assert tag == "debian/" + str(first["version"]).replace(":", "%")
+    assert first["git"]["branch"] == "debian/bookworm-2025.2"  # type: ignore[index]
+    assert "debian/control" in git("ls-tree", "-r", "--name-only", tag)
+    # The same version again: the same tag, no new commit.
+    assert debianize()["git"] == first["git"]
+
+    site = tmp_path / "site"
+    site.mkdir()
+    builtin = Path(__file__).parents[2] / "templates" / "debian" / "copyright.j2"
+    (site / "copyright.j2").write_text(builtin.read_text() + "Comment: reviewed\n")
+    config = tmp_path / "venvpkg.toml"
+    config.write_text(f'[debianize]\ntemplates = "{site}"\n')
+    second = debianize("--config", str(config))
+    assert second["version"] != first["version"]
+    later = second["git"]["tag"]  # type: ignore[index]
+    assert git("rev-parse", f"{later}^") == git("rev-parse", tag)  # one branch, in order
+    changed = git("diff", "--name-only", tag, later).split()
+    assert changed == ["debian/changelog", "debian/copyright"]
+    assert "+Comment: reviewed" in git("diff", tag, later, "--", "debian/copyright")

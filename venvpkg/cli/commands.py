@@ -11,7 +11,7 @@ from pathlib import Path
 
 from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets, update, watch
 from venvpkg.config import Settings
-from venvpkg.debianize import archive
+from venvpkg.debianize import archive, history
 from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
 from venvpkg.progress import Display
 from venvpkg.release import ReleaseRequest, plan_release
@@ -398,13 +398,20 @@ def cmd_debianize(args: argparse.Namespace, settings: Settings, display: Display
     request = _request(args.project, args, settings)
     _released([request], args, settings, display)
     result = debianize.debianize(request, settings, display)
-    summary = {
+    summary: dict[str, object] = {
         "source": str(result.source_dir),
         "dsc": str(result.dsc),
         "version": result.version,
         "packages": result.packages,
         "changed": result.changed,
     }
+    if args.git is not None:
+        codename = f"{request.target.name}-{request.series.id}"
+        log = settings.paths.log(f"debianize-{request.project}") / "git.log"
+        kept = history.record(args.git.absolute(), result.source_dir, codename, log)
+        said = "tagged" if kept.new else "already tagged"
+        display.info(f"git: {said} {kept.tag} on {kept.branch} in {args.git}")
+        summary["git"] = {"branch": kept.branch, "tag": kept.tag, "commit": kept.commit}
     if settings.json:
         print(json.dumps(summary, indent=1))
     else:

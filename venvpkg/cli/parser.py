@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from venvpkg import __version__
@@ -153,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
             )
         else:
             command.add_argument("project", metavar="PROJECT", help="OpenStack deliverable name")
+            command.add_argument(
+                "--git",
+                metavar="DIR",
+                type=Path,
+                help="also commit debian/ to branch debian/DIST-SERIES of this packaging "
+                "repository and tag the version (debian/90%%28.1.0-1+deb13)",
+            )
         command.add_argument("--series", metavar="S", help="default: newest maintained series")
         command.add_argument("--version", metavar="V", help="default: the series' latest release")
         command.add_argument(
