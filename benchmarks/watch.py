@@ -125,7 +125,16 @@ def main() -> None:
         seconds, rounds = watch(workdir, config, url, *where)
         print(f"{name} {version} out, watch:         {seconds:8.1f} s  {rounds[0]['decisions']}")
         alone, code, _summary, stderr = run(
-            baseline, "--config", str(config), "--index-url", url, "pipeline", *where, name
+            baseline,
+            "--config",
+            str(config),
+            "--index-url",
+            url,
+            "pipeline",
+            options.series,
+            name,
+            "--target",
+            options.target,
         )
         if code:
             raise SystemExit(f"pipeline failed:\n{stderr[-3000:]}")
