@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--series", default="2025.2")
     parser.add_argument("--projects", default="")
     parser.add_argument("--jobs", default=str(os.cpu_count()))
+    # The baseline builds with this host's Python: the release is for the host's Debian.
+    parser.add_argument("--target", default="bookworm")
     options = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-"))
     chosen = series.lookup(options.series)
@@ -114,10 +116,12 @@ def main() -> None:
     with resources.as_file(bundled) as directory:
         shutil.copytree(directory, reqs)
     args = [options.series, "--requirements", str(reqs), "-j", options.jobs]
+    args += ["--target", options.target]
     if options.projects:
         args += ["--projects", options.projects]
     cold, summary = venvpkg(scratch / "work", "release", *args)
-    wheelhouse = Path(str(summary["package"])).parents[2] / "wheelhouse" / f"bookworm-{chosen.id}"
+    where = f"{options.target}-{chosen.id}"
+    wheelhouse = Path(str(summary["package"])).parents[2] / "wheelhouse" / where
     lock = wheelhouse / "requirements.lock"
     pins = [
         line.split()[0]
