@@ -8,6 +8,7 @@ to pip's resolver.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import re
@@ -44,13 +45,17 @@ def holds(requirement: Requirement, environment: dict[str, str]) -> bool:
 
 def requirements(lines: list[str]) -> list[Requirement]:
     """Parseable requirements; a malformed line in a published file is not ours to fix."""
-    found = []
-    for line in lines:
-        try:
-            found.append(Requirement(line))
-        except InvalidRequirement:
-            continue
-    return found
+    return [r for r in map(_parsed, lines) if r is not None]
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(line: str) -> Requirement | None:
+    # A full release walks every service's closure: ~5000 parses of a few hundred
+    # distinct lines, 1.8 s of a 5 s no-op. Requirements are only read, never changed.
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        return None
 
 
 def from_core_metadata(text: bytes) -> list[str]:

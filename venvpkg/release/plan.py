@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -246,8 +247,8 @@ def _services(
         # A name the user typed wrong is an error, not a service to leave out.
         projects.project_pins(request.series, list(specs))
     index = Index(settings.index_url, settings.paths.cache("index"))
-    kept, left_out = [], []
-    for spec in specs:
+
+    def checked(spec: str) -> ProjectPin | str:
         try:
             (pin,) = _verified(
                 projects.project_pins(request.series, [spec]), request.series, settings
@@ -256,10 +257,15 @@ def _services(
         except NetworkError:
             raise  # an index out of reach fails every service alike: say it once
         except VenvpkgError as error:
-            left_out.append(f"{spec}: {error.message}")
-            continue
-        kept.append(pin)
-    return tuple(kept), tuple(left_out)
+            return f"{spec}: {error.message}"
+        return pin
+
+    # Each service asks the index for its newest release (never cached): 36 queries one
+    # after the other were 5.5 s of every full release, a no-op re-run included.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(checked, specs))
+    kept = tuple(f for f in found if isinstance(f, ProjectPin))
+    return kept, tuple(f for f in found if isinstance(f, str))
 
 
 def _with_services(
