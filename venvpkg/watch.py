@@ -73,10 +73,12 @@ class Upstream:
 
 @dataclass(frozen=True)
 class Decision:
-    """One thing the round does, and why; project "" is the requirements package."""
+    """One thing the round does, and why: rebuild a project's venv, repack the
+    requirements package, or (neither) only say something."""
 
     project: str
     line: str
+    repack: bool = False
 
 
 @dataclass
@@ -119,27 +121,36 @@ def decide(watched: Watched, seen: WatchRecord | None, now: Upstream) -> list[De
                 "",
                 f"openstack/requirements of {watched.series.label} changed "
                 f"({now.requirements_label}): repacking the requirements package",
+                repack=True,
             )
         )
     for name in watched.projects:
-        line = _project_change(name, watched, seen.projects.get(name), now)
-        if line:
-            found.append(Decision(name, line))
+        decided = _project_change(name, watched, seen.projects.get(name), now)
+        if decided:
+            found.append(decided)
     return found
 
 
 def _project_change(
     name: str, watched: Watched, shipped: Shipped | None, now: Upstream
-) -> str | None:
+) -> Decision | None:
     version = now.versions[name]
     if shipped is None:
-        return f"{name} is new to the watch: building venv-{name} {version}"
+        return Decision(name, f"{name} is new to the watch: building venv-{name} {version}")
     if shipped.version != version:
-        newer = _newer(version, shipped.version)
-        said = "is out" if newer else f"is the newest on the index (was {shipped.version})"
-        return f"{name} {version} {said} for {watched.series.id}: rebuilding venv-{name}"
+        if not _newer(version, shipped.version):
+            # A release withdrawn from the index, or an index out of reach (the data's
+            # older release stands in): never a downgrade an operator did not ask for.
+            return Decision(
+                "",
+                f"{name}: the newest release found is {version}, older than the shipped "
+                f"{shipped.version}: keeping venv-{name} {shipped.version} "
+                "(a withdrawn release? pin it with [projects] or build it by hand)",
+            )
+        line = f"{name} {version} is out for {watched.series.id}: rebuilding venv-{name}"
+        return Decision(name, line)
     if shipped.options != now.options[name]:
-        return f"{name}'s site settings changed: rebuilding venv-{name}"
+        return Decision(name, f"{name}'s site settings changed: rebuilding venv-{name}")
     return None
 
 
@@ -309,7 +320,7 @@ def watch_round(
         now = upstream(one, settings, display)
         result.decisions = decide(one, seen, now)
         say(result.decisions)
-        if seen is not None and any(not d.project for d in result.decisions):
+        if seen is not None and any(d.repack for d in result.decisions):
             pins = _new_pins(one, options.dry_run, settings, display)
             chosen = {d.project for d in result.decisions if d.project}
             moved = lock_moves(seen, pins, chosen) or [

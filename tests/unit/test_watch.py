@@ -49,12 +49,16 @@ def test_a_new_point_release_rebuilds_that_project() -> None:
     ]
 
 
-def test_a_release_withdrawn_from_the_index_is_said_as_such() -> None:
+def test_an_older_release_than_shipped_is_said_and_never_built() -> None:
+    # A release withdrawn from the index, or the index out of reach (the data's older
+    # release stands in): watch must not downgrade what operators run.
     seen = _seen()
     seen.projects["nova"] = Shipped("32.2.0", "opt", PINS)  # type: ignore[index]
     (decided,) = watch.decide(WATCHED, seen, NOW)
-    assert decided.line == (
-        "nova 32.1.0 is the newest on the index (was 32.2.0) for 2025.2: rebuilding venv-nova"
+    assert decided.project == "" and not decided.repack
+    assert decided.line.startswith(
+        "nova: the newest release found is 32.1.0, older than the shipped 32.2.0: "
+        "keeping venv-nova 32.2.0"
     )
 
 
@@ -73,7 +77,7 @@ def test_a_site_setting_rebuilds_that_project() -> None:
 
 def test_a_requirements_change_repacks_first_and_names_the_commit() -> None:
     (decided,) = watch.decide(WATCHED, _seen(requirements="req0"), NOW)
-    assert decided.project == ""
+    assert decided.project == "" and decided.repack
     assert "stable/2025.2 0123456789 of 2026-11-30" in decided.line
 
 
