@@ -29,7 +29,7 @@ from packaging.version import InvalidVersion, Version
 from venvpkg import debianize, pipeline, records, series, targets, update
 from venvpkg.config import Settings
 from venvpkg.debianize import inputs
-from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
+from venvpkg.errors import BuildFailed, DataError, NetworkError, UsageError, VenvpkgError
 from venvpkg.files import exclusive
 from venvpkg.progress import Display
 from venvpkg.records import Shipped, WatchRecord
@@ -226,10 +226,11 @@ def _refusal(settings: Settings) -> Callable[[str], Exception]:
 
 
 def _update(settings: Settings, display: Display) -> None:
-    """Fresh data first; out of reach, the data in use stays (and is said to)."""
+    """Fresh data first; out of reach or malformed upstream, the data in use stays (and
+    is said to): a daemon keeps shipping fixes while opendev is down or mid-change."""
     try:
         update.update(settings, display)
-    except NetworkError as error:
+    except (NetworkError, DataError) as error:
         before = series.releases_snapshot()
         display.warn(f"{error.line()}; deciding from {before.origin} of {before.date}")
     update.use(settings)

@@ -103,6 +103,7 @@ def _index(index_files: Path, root: Path) -> Path:
 class Upstream:
     def __init__(self, root: Path, index_files: Path, url: str, requirements: Path) -> None:
         self.root, self.files, self.url, self.requirements = root, index_files, url, requirements
+        self.releases = root
         self.workdir = root / "work"
         self.config = root / "venvpkg.toml"
 
@@ -151,6 +152,7 @@ def upstream(index_files: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     files = _index(index_files, root / "index")
     with packages.serve(root / "index") as url:
         watched = Upstream(root, files, url, requirements)
+        watched.releases = releases
         watched.config.write_text(
             f'[data]\nreleases = "file://{releases}"\nrequirements = "file://{requirements}"\n'
         )
@@ -236,3 +238,16 @@ def test_a_second_watch_of_the_workdir_is_refused(upstream: Upstream) -> None:
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith("venvpkg: error: another venvpkg watch (venvpkg pid 4242) is watching")
     assert "Traceback" not in refused.stderr
+
+
+def test_malformed_upstream_data_keeps_the_data_in_use_and_the_round_goes_on(
+    upstream: Upstream,
+) -> None:
+    status = upstream.releases / "data" / "series_status.yaml"
+    status.write_text("- name: [unclosed\n")
+    _commit(upstream.releases, "break the series list")
+    ran = upstream.watch("--dry-run", "--json")
+    assert ran.returncode == 0
+    (done,) = json.loads(ran.stdout)
+    assert done["error"] == "" and done["rebuilt"] == []
+    assert "deciding from updated openstack/releases" in ran.stderr
