@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -33,7 +32,7 @@ from venvpkg.errors import BuildFailed, DataError, NetworkError, UsageError, Ven
 from venvpkg.files import exclusive
 from venvpkg.progress import Display
 from venvpkg.records import Shipped, WatchRecord
-from venvpkg.release import ReleaseRequest, plan_release
+from venvpkg.release import ReleaseRequest, plan_release, requirements
 from venvpkg.release.lock import read_lock
 from venvpkg.release.wheelhouse import run_release
 from venvpkg.ship import report, repository
@@ -364,25 +363,20 @@ def upstream(one: Watched, settings: Settings, display: Display) -> Upstream:
     return Upstream(
         _requirements_digest(one, settings),
         f"{one.series.ref} {one.series.commit[:10]} of {one.series.commit_date}",
-        _code_digest(),
+        inputs.code_digest(),
         versions,
         options,
     )
 
 
 def _requirements_digest(one: Watched, settings: Settings) -> str:
-    """The series' requirements data as venvpkg reads it, and the site's pin overrides."""
-    updated = series.data_dir("openstack-requirements", one.series.id)
-    bundled = resources.files("venvpkg").joinpath("data", "openstack-requirements", one.series.id)
+    """The requirements files a release reads (the updated copy, else the bundled one, as
+    the release stage chooses) and the site's pin overrides."""
     found = {
-        "data": inputs.tree_digest(updated or Path(str(bundled))),
+        "data": requirements.bundled(one.series).fingerprint(),
         "overrides": settings.overrides.get(one.codename, {}),
     }
     return hashlib.sha256(json.dumps(found, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _code_digest() -> str:
-    return inputs.code_digest()
 
 
 def _new_pins(

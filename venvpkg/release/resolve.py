@@ -380,10 +380,7 @@ class Resolver:
                 return {canonicalize_name(n): Version(v) for n, v in cached.items()}
             moved = self._moved_alike(cached, pins)
             if moved is not None:
-                atomic_write_text(
-                    cache, json.dumps({n: str(v) for n, v in sorted(moved.items())}, indent=1)
-                )
-                return moved
+                return _stored(cache, moved)
         failed = cache.with_suffix(".failed.json")
         if failed.is_file():
             memo = json.loads(failed.read_text())
@@ -402,10 +399,7 @@ class Resolver:
                 self._remember_failure(failed, error, requirements, pins)
                 raise
         failed.unlink(missing_ok=True)
-        atomic_write_text(
-            cache, json.dumps({n: str(v) for n, v in sorted(result.items())}, indent=1)
-        )
-        return result
+        return _stored(cache, result)
 
     def _remember_failure(
         self,
@@ -448,6 +442,12 @@ class Resolver:
                 return None
             result[name] = new
         return result
+
+
+def _stored(cache: Path, closure: dict[NormalizedName, Version]) -> dict[NormalizedName, Version]:
+    """Keep a closure for the next run (Resolver.compiled reads it back); return it."""
+    atomic_write_text(cache, json.dumps({n: str(v) for n, v in sorted(closure.items())}, indent=1))
+    return closure
 
 
 BUILD_TOOLS = ("setuptools", "wheel")
