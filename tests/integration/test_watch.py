@@ -251,3 +251,11 @@ def test_malformed_upstream_data_keeps_the_data_in_use_and_the_round_goes_on(
     (done,) = json.loads(ran.stdout)
     assert done["error"] == "" and done["rebuilt"] == []
     assert "deciding from updated openstack/releases" in ran.stderr
+
+
+def test_nothing_to_watch_is_one_line(tmp_path: Path) -> None:
+    ran = venvpkg("watch", "--once", "--no-update", workdir=tmp_path / "work", check=False)
+    assert ran.returncode == 2
+    last = ran.stderr.strip().splitlines()[-1]
+    assert last.startswith("venvpkg: error: nothing to watch in ")
+    assert "venvpkg watch 2025.2 --projects keystone" in last and "Traceback" not in ran.stderr
