@@ -179,6 +179,10 @@ class Shipped:
     options: str
     # name -> "VERSION SHA256" of every wheel in the venv's lock.
     pins: Mapping[str, str]
+    # The requirements data and the code this venv is current with ("": the record's own,
+    # as records before farms kept them). A farm ships projects one at a time.
+    requirements: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)

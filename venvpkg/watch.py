@@ -13,6 +13,7 @@ status report. A round that fails records nothing, so the next round tries again
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -35,7 +36,7 @@ from venvpkg.records import Shipped, WatchRecord
 from venvpkg.release import ReleaseRequest, plan_release, requirements
 from venvpkg.release.lock import read_lock
 from venvpkg.release.wheelhouse import run_release
-from venvpkg.ship import report, repository
+from venvpkg.ship import bundle, report, repository
 
 # "1h", "30m", "90s", "2d", or a bare number of seconds.
 INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
@@ -84,6 +85,8 @@ class Decision:
 class RoundResult:
     watched: Watched
     decisions: list[Decision] = field(default_factory=list)
+    # The version each project would be built at: a farm's poller hands it to the build.
+    versions: Mapping[str, str] = field(default_factory=dict)
     ran: pipeline.PipelineResult | None = None
     error: str = ""
     seconds: float = 0.0
@@ -101,20 +104,15 @@ def parse_interval(text: str) -> float:
 
 
 def decide(watched: Watched, seen: WatchRecord | None, now: Upstream) -> list[Decision]:
-    """What changed since the last round, one decision per project to rebuild (and one
-    for the requirements package when its data moved)."""
+    """What changed since each project shipped, one decision per project to rebuild (and
+    one for the requirements package when the data moved under a project)."""
     if seen is None:
         return [
             Decision(p, f"{watched.codename}: first watch: shipping venv-{p} {now.versions[p]}")
             for p in watched.projects
         ]
-    if seen.code != now.code:
-        return [
-            Decision(p, f"venvpkg or its templates changed: rebuilding venv-{p}")
-            for p in watched.projects
-        ]
     found = []
-    if seen.requirements != now.requirements:
+    if stale_requirements(watched, seen, now):
         found.append(
             Decision(
                 "",
@@ -124,18 +122,31 @@ def decide(watched: Watched, seen: WatchRecord | None, now: Upstream) -> list[De
             )
         )
     for name in watched.projects:
-        decided = _project_change(name, watched, seen.projects.get(name), now)
+        decided = _project_change(name, watched, seen, now)
         if decided:
             found.append(decided)
     return found
 
 
+def stale_requirements(watched: Watched, seen: WatchRecord, now: Upstream) -> set[str]:
+    """The shipped projects whose venv was made from other requirements data than now's."""
+    return {
+        name
+        for name in watched.projects
+        if name in seen.projects
+        and (seen.projects[name].requirements or seen.requirements) != now.requirements
+    }
+
+
 def _project_change(
-    name: str, watched: Watched, shipped: Shipped | None, now: Upstream
+    name: str, watched: Watched, seen: WatchRecord, now: Upstream
 ) -> Decision | None:
     version = now.versions[name]
+    shipped = seen.projects.get(name)
     if shipped is None:
         return Decision(name, f"{name} is new to the watch: building venv-{name} {version}")
+    if (shipped.code or seen.code) != now.code:
+        return Decision(name, f"venvpkg or its templates changed: rebuilding venv-{name}")
     if shipped.version != version:
         if not _newer(version, shipped.version):
             # A release withdrawn from the index, or an index out of reach (the data's
@@ -161,13 +172,14 @@ def _newer(version: str, than: str) -> bool:
 
 
 def lock_moves(
-    seen: WatchRecord, pins: Mapping[str, tuple[Version, str]], chosen: set[str]
+    seen: WatchRecord, pins: Mapping[str, tuple[Version, str]], among: set[str]
 ) -> list[Decision]:
-    """The venvs the new requirements package changes: a wheel of their lock moved (its
-    version, or its digest where `pins` has one: a dry run knows only versions)."""
+    """Of the venvs `among`, those the new requirements package changes: a wheel of their
+    lock moved (its version, or its digest where `pins` has one: a dry run knows only
+    versions)."""
     found = []
     for name, shipped in sorted(seen.projects.items()):
-        if name in chosen:
+        if name not in among:
             continue
         moved = []
         for pin, held in sorted(shipped.pins.items()):
@@ -318,12 +330,14 @@ def watch_round(
     say = _Say(settings, display, one, options.dry_run)
     try:
         now = upstream(one, settings, display)
+        result.versions = dict(now.versions)
         result.decisions = decide(one, seen, now)
         say(result.decisions)
         if seen is not None and any(d.repack for d in result.decisions):
             pins = _new_pins(one, options.dry_run, settings, display)
             chosen = {d.project for d in result.decisions if d.project}
-            moved = lock_moves(seen, pins, chosen) or [
+            among = stale_requirements(one, seen, now) - chosen
+            moved = lock_moves(seen, pins, among) or [
                 Decision("", "no venv's lock changed: every venv keeps its package")
             ]
             result.decisions += moved
@@ -403,16 +417,60 @@ def _pipeline(
 def _remember(
     where: Path, one: Watched, seen: WatchRecord | None, now: Upstream, result: RoundResult
 ) -> None:
-    shipped = dict(seen.projects) if seen else {}
+    """After a round that passed, every watched project is current with now's data and
+    code: the rebuilt ones were made from them, the others were found unchanged by them."""
+    shipped = {
+        name: dataclasses.replace(entry, requirements=now.requirements, code=now.code)
+        for name, entry in (seen.projects if seen else {}).items()
+    }
     for job in result.ran.jobs if result.ran else []:
-        name = job.request.project
         lock = job.debianized.source_dir / "debian" / "requirements.lock"
-        pins = {str(k): f"{v} {d}" for k, (v, d) in read_lock(lock).items()}
-        shipped[name] = Shipped(str(job.request.version), now.options[name], pins)
+        name = job.request.project
+        shipped[name] = shipped_from(lock, str(job.request.version), now.options[name], now)
     if set(one.projects) - set(shipped):
         return  # a project never shipped: the next round builds it
     record = WatchRecord(*one.key, now.requirements, now.code, shipped, time.time())
     records.write(where, record)
+
+
+def shipped_from(lock: Path, version: str, options: str, now: Upstream) -> Shipped:
+    """A venv as shipped: its version, settings digest, lock pins and now's data and code."""
+    pins = {str(k): f"{v} {d}" for k, (v, d) in read_lock(lock).items()}
+    return Shipped(version, options, pins, now.requirements, now.code)
+
+
+def record_shipped(
+    names: list[str],
+    only: tuple[str, ...],
+    target: str | None,
+    settings: Settings,
+    display: Display,
+) -> list[tuple[str, str, str]]:
+    """Record the named projects as shipped from their newest build in this workdir,
+    building nothing: a farm's master does this once it promoted a worker's build, so its
+    poller stops asking for it. Returns (codename, project, version) of each."""
+    done = []
+    # Builds of two projects finish side by side; each must land in the record.
+    with exclusive(settings.paths.lock("watch-record")):
+        for one in watched(names, only, target, settings, display):
+            where = settings.paths.watch_record(*one.key)
+            seen = records.read(where, WatchRecord.from_dict)
+            now = upstream(one, settings, display)
+            shipped = dict(seen.projects) if seen else {}
+            for name in one.projects:
+                version, lock = _newest_build(settings, one, name)
+                shipped[name] = shipped_from(lock, version, now.options[name], now)
+                done.append((one.codename, name, version))
+            base = (seen.requirements, seen.code) if seen else (now.requirements, now.code)
+            records.write(where, WatchRecord(*one.key, *base, shipped, time.time()))
+    return done
+
+
+def _newest_build(settings: Settings, one: Watched, name: str) -> tuple[str, Path]:
+    """The upstream version and venv lock of a project's newest build."""
+    paths = settings.paths.release(*one.key)
+    path, record = bundle.newest_build(paths, name)
+    return record.source.removeprefix(f"venv-{name}-"), bundle.venv_lock(paths, path, record)
 
 
 @dataclass(frozen=True)

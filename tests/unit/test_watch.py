@@ -87,20 +87,38 @@ def test_only_venvs_whose_lock_moved_are_rebuilt() -> None:
         "oslo-db": (Version("17.5.0"), "ddd"),
         "nova-only": (Version("1.0"), "ccc"),
     }
-    (moved,) = watch.lock_moves(_seen(), pins, set())
+    both = {"keystone", "nova"}
+    (moved,) = watch.lock_moves(_seen(), pins, both)
     assert moved == watch.Decision(
         "keystone", "keystone's lock changed (oslo-db 17.4.0 -> 17.5.0): rebuilding venv-keystone"
     )
     # Same version, other bytes (a rebuilt sdist): the venv changes too.
     pins["nova-only"] = (Version("1.0"), "eee")
-    assert [d.project for d in watch.lock_moves(_seen(), pins, {"keystone"})] == ["nova"]
+    assert [d.project for d in watch.lock_moves(_seen(), pins, {"nova"})] == ["nova"]
     # A dry run plans versions without digests: an unchanged version is unmoved.
     planned = {n: (v, "") for n, (v, _) in pins.items()}
-    assert [d.project for d in watch.lock_moves(_seen(), planned, set())] == ["keystone"]
+    assert [d.project for d in watch.lock_moves(_seen(), planned, both)] == ["keystone"]
     # A pin that left the requirements is named.
     del pins["nova-only"]
-    said = [d.line for d in watch.lock_moves(_seen(), pins, set())]
+    said = [d.line for d in watch.lock_moves(_seen(), pins, both)]
     assert "nova's lock changed (nova-only 1.0 -> gone): rebuilding venv-nova" in said
+
+
+def test_a_farm_ships_one_project_at_a_time_and_each_keeps_what_it_was_made_from() -> None:
+    # keystone was shipped from now's data and code; nova still from older ones (its
+    # build is queued on another worker, or failed): only nova is stale.
+    seen = _seen(requirements="req0", code="code0")
+    seen.projects["keystone"] = Shipped("28.1.0", "opt", PINS, "req1", "code1")  # type: ignore[index]
+    assert watch.stale_requirements(WATCHED, seen, NOW) == {"nova"}
+    decided = watch.decide(WATCHED, seen, NOW)
+    assert [(d.project, d.repack) for d in decided] == [("", True), ("nova", False)]
+    assert "venvpkg or its templates changed: rebuilding venv-nova" in decided[1].line
+
+
+def test_a_project_shipped_now_is_current() -> None:
+    seen = _seen()
+    seen.projects["nova"] = Shipped("32.1.0", "opt", PINS, "req1", "code1")  # type: ignore[index]
+    assert watch.decide(WATCHED, seen, NOW) == []
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
 from venvpkg.progress import Display
 from venvpkg.release import ReleaseRequest, plan_release
 from venvpkg.release.wheelhouse import ReleaseResult, run_release
-from venvpkg.ship import publish, report
+from venvpkg.ship import bundle, publish, report
 from venvpkg.ship import test as check
 
 
@@ -74,6 +74,31 @@ def cmd_promote(args: argparse.Namespace, settings: Settings, display: Display) 
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    dist, series_id = _dist_series(args, settings)
+    dest = bundle.exported_path(args.to, dist, series_id, args.project)
+    done = bundle.export(settings, dist, series_id, args.project, dest)
+    _bundles_summary("venvpkg export", [done], settings, display)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    done = [bundle.import_bundle(settings, path.absolute()) for path in args.bundles]
+    _bundles_summary("venvpkg import", done, settings, display)
+    return 0
+
+
+def _bundles_summary(
+    title: str, done: list[bundle.Bundle], settings: Settings, display: Display
+) -> None:
+    if settings.json:
+        print(json.dumps([dict(asdict(b), path=str(b.path)) for b in done], indent=1))
+        return
+    rows = [[f"{b.dist}-{b.series}", b.project, b.version, str(b.files), str(b.path)] for b in done]
+    columns = ["Codename", "Project", "Version", "Files", "Bundle"]
+    display.table(title, columns, rows, sys.stdout)
+
+
 def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     dist, series_id = _dist_series(args, settings)
     snapshot = publish.rollback(settings, display, dist, series_id)
@@ -128,6 +153,8 @@ def cmd_pipeline(args: argparse.Namespace, settings: Settings, display: Display)
 def cmd_watch(args: argparse.Namespace, settings: Settings, display: Display) -> int:
     interval = watch.parse_interval(args.interval)
     only, dist = tuple(args.projects or ()), _target(args.target, settings)
+    if args.shipped:
+        return _watch_shipped(args, only, dist, settings, display)
     while True:
         began = time.monotonic()
         options = watch.Options(args.backend, args.refresh, args.dry_run)
@@ -140,6 +167,29 @@ def cmd_watch(args: argparse.Namespace, settings: Settings, display: Display) ->
     failed = [f"{r.watched.codename}: {r.error}" for r in rounds if r.error]
     if failed:
         raise BuildFailed(failed[0], "the next round tries again; see the warnings above", [])
+    return 0
+
+
+def _watch_shipped(
+    args: argparse.Namespace,
+    only: tuple[str, ...],
+    dist: str | None,
+    settings: Settings,
+    display: Display,
+) -> int:
+    if not args.series or not only:
+        raise UsageError(
+            "--shipped records named projects of a named series",
+            "e.g. venvpkg watch 2025.2 --projects keystone --shipped",
+        )
+    done = watch.record_shipped(args.series, only, dist, settings, display)
+    columns = ["Codename", "Project", "Version"]
+    if settings.json:
+        keys = [c.lower() for c in columns]
+        print(json.dumps([dict(zip(keys, d, strict=True)) for d in done]))
+    else:
+        rows = [list(d) for d in done]
+        display.table("venvpkg watch --shipped", columns, rows, sys.stdout)
     return 0
 
 
@@ -169,6 +219,7 @@ def _watch_json(done: watch.RoundResult) -> dict[str, object]:
         "projects": list(done.watched.projects),
         "decisions": [d.line for d in done.decisions],
         "rebuilt": done.rebuilt,
+        "versions": {p: done.versions[p] for p in done.rebuilt if p in done.versions},
         "error": done.error,
         "seconds": done.seconds,
     }

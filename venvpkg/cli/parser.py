@@ -198,6 +198,25 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
                 help="upgrade from this series' production (default: the same series)",
             )
         command.set_defaults(handler=handler)
+    exporter = commands.add_parser(
+        "export",
+        parents=common,
+        help="write a project's newest build as one bundle, for the repository's machine",
+    )
+    exporter.add_argument("project", metavar="PROJECT")
+    _target_option(exporter)
+    exporter.add_argument("--series", metavar="S", help="default: newest maintained series")
+    exporter.add_argument(
+        "--to", metavar="FILE", type=Path, help="default: ./DIST-SERIES-PROJECT.venvpkg.tar"
+    )
+    exporter.set_defaults(handler=handlers.cmd_export)
+    importer = commands.add_parser(
+        "import",
+        parents=common,
+        help="check bundles against their manifests and take them as this workdir's builds",
+    )
+    importer.add_argument("bundles", metavar="BUNDLE", nargs="+", type=Path)
+    importer.set_defaults(handler=handlers.cmd_import)
     chain = commands.add_parser(
         "pipeline", parents=common, help="release, debianize, build, publish, test and promote"
     )
@@ -241,6 +260,12 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
         "--dry-run",
         action="store_true",
         help="say what one round would rebuild and why; build and record nothing",
+    )
+    watcher.add_argument(
+        "--shipped",
+        action="store_true",
+        help="record the named projects as shipped from their newest build in this workdir "
+        "(a Buildbot master, after promoting a worker's build); build nothing",
     )
     watcher.set_defaults(handler=handlers.cmd_watch)
 
