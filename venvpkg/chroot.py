@@ -162,6 +162,12 @@ def _mmdebstrap(
         require_passable(tmpdir)
         runner.run(
             [
+                # The chroot's own users (apt's _apt) must read what it holds, whatever
+                # umask the caller runs under (a daemon's is often 077).
+                "sh",
+                "-c",
+                'umask 022 && exec "$@"',
+                "mmdebstrap",
                 "mmdebstrap",
                 "--mode=unshare",
                 f"--variant={variant}",
