@@ -363,11 +363,18 @@ def _require_passed(ran: pipeline.PipelineResult) -> None:
     raise BuildFailed(f"{what} failed", "the next round tries again", [])
 
 
-def upstream(one: Watched, settings: Settings, display: Display) -> Upstream:
-    """The requirements data, code and each project's newest release, as of now."""
+def upstream(
+    one: Watched,
+    settings: Settings,
+    display: Display,
+    versions: Mapping[str, str] | None = None,
+) -> Upstream:
+    """The requirements data, code and each project's newest release, as of now (or, for
+    a build already made, at its `versions`: no index query)."""
 
     def request(name: str) -> debianize.Request:
-        return debianize.make_request(name, one.series.id, None, None, one.target.name, settings)
+        version = (versions or {}).get(name)
+        return debianize.make_request(name, one.series.id, version, None, one.target.name, settings)
 
     # One index query per project: side by side, a round over six takes one query's time.
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(one.projects)))) as pool:
@@ -450,15 +457,17 @@ def record_shipped(
     building nothing: a farm's master does this once it promoted a worker's build, so its
     poller stops asking for it. Returns (codename, project, version) of each."""
     done = []
+    # The data the poller decides from: the updated copy, as a round uses it.
+    update.use(settings)
     # Builds of two projects finish side by side; each must land in the record.
     with exclusive(settings.paths.lock("watch-record")):
         for one in watched(names, only, target, settings, display):
             where = settings.paths.watch_record(*one.key)
             seen = records.read(where, WatchRecord.from_dict)
-            now = upstream(one, settings, display)
+            built = {name: _newest_build(settings, one, name) for name in one.projects}
+            now = upstream(one, settings, display, {n: v for n, (v, _) in built.items()})
             shipped = dict(seen.projects) if seen else {}
-            for name in one.projects:
-                version, lock = _newest_build(settings, one, name)
+            for name, (version, lock) in built.items():
                 shipped[name] = shipped_from(lock, version, now.options[name], now)
                 done.append((one.codename, name, version))
             base = (seen.requirements, seen.code) if seen else (now.requirements, now.code)

@@ -6,12 +6,14 @@ throwaway chroot that trusts only the repository's key.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -241,3 +243,42 @@ def test_apt_refuses_a_tampered_release_file_or_deb(built: Path, tmp_path: Path)
         steps = {s["name"]: s["ok"] for s in json.loads(failed.stdout)["steps"]}
         refused = "apt-trusts-repository" if tamper == "Release" else "install"
         assert steps[refused] is False, steps
+
+
+def test_a_build_moves_to_another_workdir_whole_or_not_at_all(
+    built: Path, tmp_path: Path, index_url: str
+) -> None:
+    bundle = tmp_path / "fixsvc.venvpkg.tar"
+    (exported,) = _json("export", "fixsvc", *WHERE, "--to", str(bundle), workdir=built)
+    assert exported["version"] == "90:1.0-1+deb12"
+    # The machine with the repository: a workdir that built nothing.
+    master = tmp_path / "master"
+    # Altered or cut short on the way: refused naming the file, nothing placed.
+    with tarfile.open(bundle) as source, tarfile.open(tmp_path / "altered.tar", "w") as out:
+        for member in source:
+            data = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name.startswith("debs/fixsvc-common_"):
+                data = data[:-8] + b"\0" * 8
+            out.addfile(member, io.BytesIO(data))
+    (tmp_path / "cut.tar").write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 2])
+    for bad, said in (("altered.tar", "does not match the sha256"), ("cut.tar", "not a whole")):
+        refused = venvpkg("import", str(tmp_path / bad), workdir=master, check=False)
+        assert refused.returncode == 2
+        last = refused.stderr.strip().splitlines()[-1]
+        assert last.startswith("venvpkg: error: ") and said in last, last
+        assert not (master / "debs").exists()
+    (imported,) = _json("import", str(bundle), workdir=master)
+    assert imported["project"] == "fixsvc" and imported["files"] == exported["files"]
+    published = _json("publish", *WHERE, workdir=master)
+    assert "venv-fixsvc 90:1.0-1+deb12 (amd64)" in published["added"]
+    assert "venv-fixsvc 90:1.0-1+deb12 (source)" in published["added"]
+    assert any(p.startswith("openstack-requirements-2025.2 ") for p in published["added"])
+    # The worker's revision is the master's now: the next build counts on from it.
+    revisions = json.loads((master / "src" / "bookworm-2025.2" / "revisions.json").read_text())
+    assert revisions["fixsvc-1.0"]["revision"] == 1
+    # Recorded as shipped, from the imported lock, without a build.
+    shipped = _json("watch", "2025.2", "--projects", "fixsvc", "--shipped",
+                    *WHERE[:2], workdir=master, index=index_url)  # fmt: skip
+    assert shipped == [{"codename": "bookworm-2025.2", "project": "fixsvc", "version": "1.0"}]
+    record = json.loads((master / "watch" / "bookworm-2025.2.json").read_text())
+    assert record["projects"]["fixsvc"]["pins"]["fixlib-a"].startswith("1.0 ")
