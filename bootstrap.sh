@@ -18,7 +18,7 @@ if [ "${1:-}" = test ]; then
     # The tests install the packages they build (API services depend on uwsgi) and check
     # their units with systemd-analyze.
     apt-get install -y -qq --no-install-recommends uwsgi-core uwsgi-plugin-python3 systemd file >/dev/null
-    .venv/bin/pip install -q -e '.[test,lint]'
+    .venv/bin/pip install -q -e '.[test,lint,farm]'
     # The tests' package index serves the uv wheel venvpkg pins, as PyPI does.
     uv=$(.venv/bin/python -c 'from venvpkg.release.plan import INSTALLER as I; print(f"{I[0]}=={I[1]}")')
     .venv/bin/pip download -q --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 \

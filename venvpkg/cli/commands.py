@@ -9,7 +9,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from venvpkg import builder, chroot, debianize, pipeline, projects, series, targets, update, watch
+from venvpkg import (
+    builder,
+    chroot,
+    debianize,
+    farm,
+    pipeline,
+    projects,
+    series,
+    targets,
+    update,
+    watch,
+)
 from venvpkg.config import Settings
 from venvpkg.debianize import archive, history
 from venvpkg.errors import BuildFailed, NetworkError, UsageError, VenvpkgError
@@ -97,6 +108,32 @@ def _bundles_summary(
     rows = [[f"{b.dist}-{b.series}", b.project, b.version, str(b.files), str(b.path)] for b in done]
     columns = ["Codename", "Project", "Version", "Files", "Bundle"]
     display.table(title, columns, rows, sys.stdout)
+
+
+def cmd_buildbot(args: argparse.Namespace, settings: Settings, display: Display) -> int:
+    wanted = farm.FarmRequest(
+        args.directory,
+        tuple(args.series),
+        tuple(args.projects),
+        _target(args.target, settings),
+        tuple(args.workers),
+        args.backend,
+        watch.parse_interval(args.interval),
+        args.port,
+        args.www_port,
+        args.worker_venvpkg,
+    )
+    made = farm.init(wanted, settings)
+    if settings.json:
+        print(farm.dumps(made))
+        return 0
+    rows = [[name, ""] for name in made.builders]
+    display.table(f"venvpkg buildbot init {made.directory}", ["Builder", ""], rows, sys.stdout)
+    print(f"start the master:  buildbot start {made.directory}")
+    for name in made.workers:
+        print(f"start {name} (on its machine):  {made.worker_command(name, name)}")
+    print(f"then watch it build: http://localhost:{made.www_port}/")
+    return 0
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings, display: Display) -> int:
@@ -220,6 +257,12 @@ def _watch_json(done: watch.RoundResult) -> dict[str, object]:
         "decisions": [d.line for d in done.decisions],
         "rebuilt": done.rebuilt,
         "versions": {p: done.versions[p] for p in done.rebuilt if p in done.versions},
+        # What a farm's poller hands its builders: each rebuild, at which version, why.
+        "builds": [
+            {"project": d.project, "version": done.versions.get(d.project, ""), "why": d.line}
+            for d in done.decisions
+            if d.project
+        ],
         "error": done.error,
         "seconds": done.seconds,
     }

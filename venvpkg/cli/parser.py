@@ -217,6 +217,7 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
     )
     importer.add_argument("bundles", metavar="BUNDLE", nargs="+", type=Path)
     importer.set_defaults(handler=handlers.cmd_import)
+    _farm_commands(commands, common)
     chain = commands.add_parser(
         "pipeline", parents=common, help="release, debianize, build, publish, test and promote"
     )
@@ -268,6 +269,41 @@ def _ship_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None
         "(a Buildbot master, after promoting a worker's build); build nothing",
     )
     watcher.set_defaults(handler=handlers.cmd_watch)
+
+
+def _farm_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    farm = commands.add_parser("buildbot", help="a Buildbot farm that builds what changed")
+    actions = farm.add_subparsers(dest="action", metavar="ACTION", required=True)
+    init = actions.add_parser(
+        "init",
+        parents=common,
+        help="write a Buildbot master (master.cfg, venvpkg.toml) into a new directory",
+        description="Its builders are the pipeline's stages per dist, series and project; "
+        "its poller runs venvpkg watch --dry-run; workers build, the master publishes, "
+        "tests and promotes. Start it with: buildbot start DIR",
+    )
+    init.add_argument("directory", metavar="DIR", type=Path)
+    init.add_argument("--series", nargs="+", required=True, metavar="S", help="e.g. 2025.2")
+    init.add_argument("--projects", nargs="+", required=True, metavar="PROJECT")
+    _target_option(init)
+    init.add_argument(
+        "--workers",
+        nargs="+",
+        default=["worker1", "worker2"],
+        metavar="NAME",
+        help="worker names (default: worker1 worker2)",
+    )
+    init.add_argument("--backend", choices=BACKENDS, default="sbuild", help="default: sbuild")
+    init.add_argument("--interval", default="1h", help="between two polls (default 1h)")
+    init.add_argument("--port", type=int, default=9989, help="for workers (default 9989)")
+    init.add_argument("--www-port", type=int, default=8010, help="web UI (default 8010)")
+    init.add_argument(
+        "--worker-venvpkg",
+        default="venvpkg",
+        metavar="COMMAND",
+        help="how workers run venvpkg (default: venvpkg, from the worker's PATH)",
+    )
+    init.set_defaults(handler=handlers.cmd_buildbot)
 
 
 def _target_option(command: argparse.ArgumentParser) -> None:
