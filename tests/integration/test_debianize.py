@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import release_fixsvc, venvpkg
+from venvpkg.sysdeps import APT_WAIT
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "fixsvc-debian"
 SOURCE = "src/bookworm-2025.2/venv-fixsvc-1.0"
@@ -143,7 +144,10 @@ def test_build_makes_lintian_clean_packages_named_for_debian(built: dict[str, ob
 
 def _apt_install(debs: list[str]) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", *debs], check=True, env=env, capture_output=True)
+    # Another apt on this host (a parallel run, unattended-upgrades) holds dpkg's lock for
+    # a while: wait for it, as venvpkg's own apt calls do, instead of failing at once.
+    command = ["apt-get", *APT_WAIT, "install", "-y", *debs]
+    subprocess.run(command, check=True, env=env, capture_output=True)
 
 
 def _installed_version(package: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import venvpkg
+from venvpkg.sysdeps import APT_WAIT
 
 pytestmark = [
     pytest.mark.network,
@@ -29,7 +30,7 @@ def test_keystone_builds_offline_installs_and_answers(tmp_path: Path) -> None:
     assert names == ["keystone", "python3-keystone", "venv-keystone"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     try:
-        subprocess.run(["apt-get", "install", "-y", *built["debs"]], check=True, env=env)
+        subprocess.run(["apt-get", *APT_WAIT, "install", "-y", *built["debs"]], check=True, env=env)
         help_text = subprocess.run(
             ["/usr/bin/keystone-manage", "--help"], capture_output=True, text=True, check=True
         ).stdout
