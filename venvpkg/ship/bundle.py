@@ -171,13 +171,17 @@ def _unpack(source: Path, into: Path) -> dict[str, Any]:
     present = {str(p.relative_to(into)) for p in into.rglob("*") if p.is_file()} - {MANIFEST}
     extra = sorted(present - set(manifest["files"]))
     if extra:
-        raise DataError(f"{source} holds {extra[0]}, which its manifest does not name",
-                        "import only bundles venvpkg export wrote")
+        raise DataError(
+            f"{source} holds {extra[0]}, which its manifest does not name",
+            "import only bundles venvpkg export wrote",
+        )
     for name, digest in manifest["files"].items():
         path = into / name
         if not path.is_file():
-            raise DataError(f"{source} lacks {name}, which its manifest names",
-                            "the upload was cut short: export it again")
+            raise DataError(
+                f"{source} lacks {name}, which its manifest names",
+                "the upload was cut short: export it again",
+            )
         if sha256_file(path) != digest:
             raise DataError(
                 f"{name} in {source} does not match the sha256 its manifest names",
