@@ -171,14 +171,16 @@ def make_plan(
     rules = branch_rules(data, _applicable_build_constraints(data, target), series, denied)
     pinned = {name: pin.version for name, pin in constraints.items()}
     chosen = _verified(projects.project_pins(series, list(request.projects)), series, settings)
-    place = where()
     services: tuple[ProjectPin, ...] = ()
     needs: dict[NormalizedName, tuple[str, ...]] = {}
     left_out: tuple[str, ...] = ()
+    if not chosen:
+        # Before the place: a mistyped service must not cost the making of a root.
+        services, left_out = _services(request, settings)
+    place = where()
     if chosen:
         wanted = _closure(chosen, pinned, rules, request, settings, place)
     else:
-        services, left_out = _services(request, settings)
         wanted, needs = _with_services(services, pinned, rules, request, settings, place)
     installer = _installer(settings, target)
     if installer:
