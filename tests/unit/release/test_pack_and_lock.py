@@ -18,6 +18,14 @@ from venvpkg.workdir import ReleasePaths, Workdir
 BOOKWORM = targets.lookup("bookworm")
 
 
+@pytest.fixture(autouse=True)
+def _no_installer_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    # These plans are decided from pins alone. Whether the index has uv's wheel is the
+    # integration tests' to check; here it was a lookup of an index that does not
+    # exist, 15 s of retries per plan.
+    monkeypatch.setattr(plan, "_installer", lambda settings, target: "")
+
+
 def _plan() -> plan.ReleasePlan:
     data = requirements.RequirementsData("t", "stable/2025.2", "2026-05-05", "a===1\n", "", "", "")
     # No services: their closure would need the index.
