@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -261,11 +262,16 @@ def _builder(farm: Mapping[str, Any], dist: str, series: str, project: str) -> A
             steps.FileUpload(name="upload", workersrc=BUNDLE, masterdest=incoming),
             master("import", [*on_master, "import", incoming], locks=repository),
             master("publish to staging", [*on_master, "publish", *where], locks=repository),
-            master("test", [*on_master, "test", project, *where], locks=repository),
-            master("promote", [*on_master, "promote", *where], locks=repository),
+            # One step, under the lock: promote copies what the dist and series' test
+            # record says passed, and another build's test in between would replace it
+            # (Buildbot locks a step, not a run of steps).
             master(
-                "record",
-                [*on_master, "watch", series, "--projects", project, "--target", dist, "--shipped"],
+                "test, promote, record",
+                _all_of(
+                    [*on_master, "test", project, *where],
+                    [*on_master, "promote", *where],
+                    [*on_master, "watch", series, "--projects", project, *where[2:], "--shipped"],
+                ),
                 locks=repository,
             ),
             steps.MasterShellCommand(
@@ -283,6 +289,11 @@ def _builder(farm: Mapping[str, Any], dist: str, series: str, project: str) -> A
         collapseRequests=True,
         tags=[dist, series],
     )
+
+
+def _all_of(*commands: list[str]) -> list[str]:
+    """One shell command running each in turn, stopping at the first that fails."""
+    return ["sh", "-c", " && ".join(shlex.join(c) for c in commands)]
 
 
 def _read_or_empty(path: Path) -> Any:
