@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvpkg import debianize, pipeline, records, series, targets, update
 from venvpkg.config import Settings
-from venvpkg.debianize import inputs
+from venvpkg.debianize import inputs, versions
 from venvpkg.errors import BuildFailed, DataError, NetworkError, UsageError, VenvpkgError
 from venvpkg.files import exclusive
 from venvpkg.progress import Display
@@ -479,7 +479,12 @@ def _newest_build(settings: Settings, one: Watched, name: str) -> tuple[str, Pat
     """The upstream version and venv lock of a project's newest build."""
     paths = settings.paths.release(*one.key)
     path, record = bundle.newest_build(paths, name)
-    return record.source.removeprefix(f"venv-{name}-"), bundle.venv_lock(paths, path, record)
+    # The source is named by the Debian form (28.0.0~rc1); watch compares PEP 440's.
+    try:
+        version = versions.pep440(record.source.removeprefix(f"venv-{name}-"))
+    except ValueError as error:
+        raise DataError(f"{path}: {error}", "rebuild it: venvpkg build --rebuild") from None
+    return version, bundle.venv_lock(paths, path, record)
 
 
 @dataclass(frozen=True)

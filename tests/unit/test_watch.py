@@ -116,7 +116,9 @@ def test_a_farm_ships_one_project_at_a_time_and_each_keeps_what_it_was_made_from
 
 
 def test_a_project_shipped_now_is_current() -> None:
-    seen = _seen()
+    # The record's own digests are old: the project's own, now's, decide.
+    seen = _seen(requirements="req0", code="code0")
+    seen.projects["keystone"] = Shipped("28.1.0", "opt", PINS, "req1", "code1")  # type: ignore[index]
     seen.projects["nova"] = Shipped("32.1.0", "opt", PINS, "req1", "code1")  # type: ignore[index]
     assert watch.decide(WATCHED, seen, NOW) == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from venvpkg.files import atomic_write_text
 
@@ -28,6 +28,18 @@ def upstream(version: Version) -> str:
     if version.local:
         text += f"+{version.local.replace('_', '.')}"
     return text
+
+
+def pep440(debian_upstream: str) -> str:
+    """The PEP 440 version `upstream` mapped to `debian_upstream` (28.0.0~rc1 -> 28.0.0rc1)."""
+    candidate = debian_upstream.replace("~", "").replace("+post", ".post")
+    try:
+        version = Version(candidate)
+    except InvalidVersion:
+        version = None
+    if version is None or upstream(version) != debian_upstream:
+        raise ValueError(f"{debian_upstream} is no Debian form of a PEP 440 version")
+    return str(version)
 
 
 def debian_version(version: Version, revision: int, suffix: str, epoch: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from debian.debian_support import Version as DebianVersion
 from packaging.version import Version
 
@@ -13,6 +14,19 @@ from venvpkg.config import ProjectSettings
 from venvpkg.debianize import Request, inputs, layout, model, versions
 from venvpkg.files import sha256_file
 from venvpkg.records import ReleaseRecord, SourceRecord
+
+
+@pytest.mark.parametrize(
+    "pep440", ["28.0.2", "28.0.0rc1", "1.0.dev3", "1.0rc1.dev2", "2.1.post2", "1.0+local.1"]
+)
+def test_a_debian_upstream_version_maps_back_to_its_pep440(pep440: str) -> None:
+    # watch compares a shipped build's version (named in Debian's form) with the index's.
+    assert versions.pep440(versions.upstream(Version(pep440))) == str(Version(pep440))
+
+
+def test_a_debian_version_no_pep440_maps_to_is_refused() -> None:
+    with pytest.raises(ValueError, match="no Debian form"):
+        versions.pep440("1.0~weird")
 
 
 def test_pep440_maps_to_debian_ordering() -> None:
