@@ -36,6 +36,7 @@ FORMAT = 1
 MANIFEST = "MANIFEST.json"
 # Where each kind of file lives in the bundle; import puts each back in its place.
 DEBS, SOURCES, BUILDS, REQUIREMENTS = "debs", "sources", "builds", "requirements"
+KINDS = (DEBS, SOURCES, BUILDS, REQUIREMENTS)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ def import_bundle(settings: Settings, source: Path) -> Bundle:
         manifest = _unpack(source, unpacked)
         paths = settings.paths.release(manifest["dist"], manifest["series"])
         with exclusive(paths.lock):
+            # Refused before a file moves: a refused bundle leaves the workdir as it was.
+            _check_revision(paths, manifest["revision"])
             _place(unpacked, manifest, paths)
     return Bundle(
         source,
@@ -211,8 +214,15 @@ def _manifest(source: Path, into: Path) -> dict[str, Any]:
         manifest = json.loads((into / MANIFEST).read_text())
         if manifest["format"] != FORMAT:
             raise ValueError(f"format {manifest['format']}")
+        # A KeyError names what is missing.
         for key in ("dist", "series", "project", "version", "files", "revision"):
             manifest[key]
+        for name, digest in dict(manifest["files"]).items():
+            kind, _, file = str(name).partition("/")
+            if kind not in KINDS or not file or "/" in file or file.startswith("."):
+                raise ValueError(f"a file named {name!r}")
+            if not isinstance(digest, str):
+                raise ValueError(f"a digest of {name!r} that is not text")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(
             f"{source} has no readable manifest ({error})",
@@ -238,6 +248,22 @@ def _place(unpacked: Path, manifest: dict[str, Any], paths: ReleasePaths) -> Non
             _place_release_record(path, paths)
         else:
             _move(path, home)
+    _drop_older(paths, manifest)
+
+
+def _drop_older(paths: ReleasePaths, manifest: dict[str, Any]) -> None:
+    """Other revisions of the same source go, as a local build drops them: publish must
+    not offer them again."""
+    keep = {name.partition("/")[2] for name in manifest["files"]}
+    for path in paths.builds.glob(f"venv-{manifest['project']}_*.json"):
+        record = records.read(path, BuildRecord.from_dict)
+        if record is None or record.source != manifest.get("source") or path.name in keep:
+            continue
+        for name in record.outputs:
+            if name not in keep:
+                (paths.debs / name).unlink(missing_ok=True)
+        path.with_suffix(".lock").unlink(missing_ok=True)
+        path.unlink()
 
 
 def _move(path: Path, home: Path) -> None:
@@ -260,22 +286,33 @@ def _place_release_record(path: Path, paths: ReleasePaths) -> None:
     records.write(paths.record, placed)
 
 
-def _take_revision(paths: ReleasePaths, revision: dict[str, Any]) -> None:
-    """Revisions only rise: a build of a version another build already numbered higher
-    keeps the higher number; the same number for other inputs is two contents under one
-    version, refused."""
+def _known_revisions(paths: ReleasePaths) -> dict[str, Any]:
+    return dict(json.loads(paths.revisions.read_text())) if paths.revisions.is_file() else {}
+
+
+def _check_revision(paths: ReleasePaths, revision: dict[str, Any]) -> None:
+    """The same number for other inputs is two contents under one version: refused."""
     if "revision" not in revision:
         return
-    known = json.loads(paths.revisions.read_text()) if paths.revisions.is_file() else {}
-    key, ours = revision["key"], known.get(revision["key"], {})
+    ours = _known_revisions(paths).get(revision["key"], {})
     if ours.get("revision") == revision["revision"] and ours.get("fingerprint") not in (
         None,
         revision.get("fingerprint"),
     ):
         raise DataError(
-            f"{key} revision {revision['revision']} was already built here from other inputs",
+            f"{revision['key']} revision {revision['revision']} was already built here "
+            "from other inputs",
             "two builds numbered one version alike: build it again so it counts on",
         )
+
+
+def _take_revision(paths: ReleasePaths, revision: dict[str, Any]) -> None:
+    """Revisions only rise: a build of a version another build already numbered higher
+    keeps the higher number."""
+    if "revision" not in revision:
+        return
+    known = _known_revisions(paths)
+    key, ours = revision["key"], known.get(revision["key"], {})
     if int(ours.get("revision", 0)) <= int(revision["revision"]):
         known[key] = {k: v for k, v in revision.items() if k != "key"}
         paths.revisions.parent.mkdir(parents=True, exist_ok=True)

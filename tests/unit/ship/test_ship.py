@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from venvpkg import debformats, records
+from venvpkg.config import Settings
 from venvpkg.errors import DataError
 from venvpkg.records import Step, TestRecord
-from venvpkg.ship import report, repository
+from venvpkg.ship import bundle, report, repository
 from venvpkg.ship import test as check
 from venvpkg.workdir import Workdir
 
@@ -83,3 +87,30 @@ def test_a_distribution_the_repository_lacks_lists_as_empty(tmp_path: Path) -> N
     (tmp_path / "conf" / "distributions").write_text("Codename: trixie-2025.2-staging\n")
     repo = repository.Repository(tmp_path, tmp_path / "gnupg", "KEY")
     assert repository.listing(repo, "trixie-2025.1") == {}
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "debs/../x.deb", "elsewhere/x.deb", "debs/.hidden", "debs/"]
+)
+def test_a_bundle_whose_manifest_names_a_file_outside_its_places_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    manifest = {
+        "format": bundle.FORMAT,
+        "dist": "bookworm",
+        "series": "2025.2",
+        "project": "p",
+        "version": "1",
+        "files": {name: "0" * 64},
+        "revision": {},
+    }
+    archive = tmp_path / "b.tar"
+    with tarfile.open(archive, "w") as tar:
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo(bundle.MANIFEST)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    settings = Settings(workdir=tmp_path / "work")
+    with pytest.raises(DataError, match="has no readable manifest"):
+        bundle.import_bundle(settings, archive)
+    assert not (tmp_path / "work" / "debs").exists()
