@@ -131,7 +131,8 @@ def cmd_buildbot(args: argparse.Namespace, settings: Settings, display: Display)
     display.table(f"venvpkg buildbot init {made.directory}", ["Builder", ""], rows, sys.stdout)
     print(f"start the master:  buildbot start {made.directory}")
     for name in made.workers:
-        print(f"start {name} (on its machine):  {made.worker_command(name, name)}")
+        command = made.worker_command(name, f"/srv/{name}")
+        print(f"start {name} (on its machine; MASTER: this machine's address):  {command}")
     print(f"then watch it build: http://localhost:{made.www_port}/")
     return 0
 

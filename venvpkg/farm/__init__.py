@@ -48,8 +48,8 @@ class Farm:
     port: int
     www_port: int
 
-    def worker_command(self, name: str, where: str, host: str = "localhost") -> str:
-        """What starts that worker on its machine."""
+    def worker_command(self, name: str, where: str, host: str = "MASTER") -> str:
+        """What starts that worker on its machine (MASTER: the master's address)."""
         password = self.workers[name]
         return (
             f"buildbot-worker create-worker --umask=0o022 {where} {host}:{self.port} {name} "
@@ -67,6 +67,11 @@ def init(request: FarmRequest, settings: Settings) -> Farm:
             f"{directory} exists and is not empty",
             "choose a new directory; an existing master is changed by editing its "
             "master.cfg, then: buildbot reconfig DIR",
+        )
+    if request.interval < 1:
+        raise UsageError(
+            f"--interval of {request.interval:g} s is under Buildbot's one second",
+            "poll every minute or more: --interval 5m",
         )
     if not request.workers or len(set(request.workers)) != len(request.workers):
         raise UsageError("name at least one worker, each once", "e.g. --workers w1 w2")
