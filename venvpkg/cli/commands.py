@@ -257,7 +257,6 @@ def _watch_json(done: watch.RoundResult) -> dict[str, object]:
         "projects": list(done.watched.projects),
         "decisions": [d.line for d in done.decisions],
         "rebuilt": done.rebuilt,
-        "versions": {p: done.versions[p] for p in done.rebuilt if p in done.versions},
         # What a farm's poller hands its builders: each rebuild, at which version, why.
         "builds": [
             {"project": d.project, "version": done.versions.get(d.project, ""), "why": d.line}

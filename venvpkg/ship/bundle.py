@@ -28,7 +28,7 @@ from debian.debian_support import Version as DebianVersion
 from venvpkg import __version__, records
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, UsageError
-from venvpkg.files import atomic_write, atomic_write_text, exclusive, sha256_file
+from venvpkg.files import atomic_write, atomic_write_text, exclusive, place, sha256_file
 from venvpkg.records import BuildRecord, ReleaseRecord
 from venvpkg.workdir import ReleasePaths
 
@@ -124,8 +124,7 @@ def _revision(paths: ReleasePaths, project: str, record: BuildRecord) -> dict[st
     """The revision the worker gave this upstream version, keyed as debianize keys it."""
     upstream = record.source.removeprefix(f"venv-{project}-")
     key = f"{project}-{upstream}"
-    known = json.loads(paths.revisions.read_text()) if paths.revisions.is_file() else {}
-    return {"key": key, **known.get(key, {})}
+    return {"key": key, **_known_revisions(paths).get(key, {})}
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -241,13 +240,13 @@ def _place(unpacked: Path, manifest: dict[str, Any], paths: ReleasePaths) -> Non
         if kind == BUILDS or (kind == REQUIREMENTS and file == "release.json"):
             held.append((unpacked / name, paths.builds / file if kind == BUILDS else paths.record))
             continue
-        _move(unpacked / name, homes[kind] / file)
+        place(unpacked / name, homes[kind] / file)
     _take_revision(paths, manifest["revision"])
     for path, home in sorted(held, key=lambda each: each[1].suffix != ".lock"):
         if home == paths.record:
             _place_release_record(path, paths)
         else:
-            _move(path, home)
+            place(path, home)
     _drop_older(paths, manifest)
 
 
@@ -264,12 +263,6 @@ def _drop_older(paths: ReleasePaths, manifest: dict[str, Any]) -> None:
                 (paths.debs / name).unlink(missing_ok=True)
         path.with_suffix(".lock").unlink(missing_ok=True)
         path.unlink()
-
-
-def _move(path: Path, home: Path) -> None:
-    home.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(home) as stream, path.open("rb") as source:
-        shutil.copyfileobj(source, stream)
 
 
 def _place_release_record(path: Path, paths: ReleasePaths) -> None:
