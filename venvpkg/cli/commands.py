@@ -123,17 +123,16 @@ def cmd_buildbot(args: argparse.Namespace, settings: Settings, display: Display)
         args.www_port,
         args.worker_venvpkg,
     )
-    made = farm.init(wanted, settings)
+    made = farm.describe(farm.init(wanted, settings))
     if settings.json:
-        print(farm.dumps(made))
+        print(json.dumps(made, indent=1))
         return 0
-    rows = [[name, ""] for name in made.builders]
-    display.table(f"venvpkg buildbot init {made.directory}", ["Builder", ""], rows, sys.stdout)
-    print(f"start the master:  buildbot start {made.directory}")
-    for name in made.workers:
-        command = made.worker_command(name, f"/srv/{name}")
+    rows = [[name, ""] for name in made["builders"]]
+    display.table(f"venvpkg buildbot init {made['directory']}", ["Builder", ""], rows, sys.stdout)
+    print(f"start the master:  {made['start']}")
+    for name, command in made["worker_commands"].items():
         print(f"start {name} (on its machine; MASTER: this machine's address):  {command}")
-    print(f"then watch it build: http://localhost:{made.www_port}/")
+    print(f"then watch it build: {made['web']}")
     return 0
 
 

@@ -10,7 +10,6 @@ promotes them. Buildbot is used as released (buildbot, buildbot-worker, buildbot
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import sys
@@ -24,6 +23,10 @@ from venvpkg import rendering, runner, series
 from venvpkg.config import DEFAULT_INDEX, Settings
 from venvpkg.errors import UsageError
 from venvpkg.files import atomic_write_text
+
+
+def builder_name(dist: str, series: str, project: str) -> str:
+    return f"{dist}-{series}-{project}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def init(request: FarmRequest, settings: Settings) -> Farm:
         if directory.exists():
             directory.rmdir()
         staging.rename(directory)
-    names = [f"{w['target']}-{w['series']}-{p}" for w in watch for p in w["projects"]]
+    names = [builder_name(w["target"], w["series"], p) for w in watch for p in w["projects"]]
     return Farm(directory, names, passwords, request.port, request.www_port)
 
 
@@ -164,7 +167,8 @@ def _settings_file(settings: Settings, path: Path) -> None:
     atomic_write_text(path, text)
 
 
-def describe(farm: Farm) -> dict[str, object]:
+def describe(farm: Farm) -> dict[str, Any]:
+    """What init made, and the commands that start it."""
     return {
         "directory": str(farm.directory),
         "builders": farm.builders,
@@ -173,7 +177,3 @@ def describe(farm: Farm) -> dict[str, object]:
         "web": f"http://localhost:{farm.www_port}/",
         "worker_commands": {n: farm.worker_command(n, f"/srv/{n}") for n in farm.workers},
     }
-
-
-def dumps(farm: Farm) -> str:
-    return json.dumps(describe(farm), indent=1)

@@ -29,14 +29,13 @@ from buildbot.util import runprocess
 from twisted.internet import defer
 from twisted.python import log
 
+from venvpkg.farm import builder_name
+from venvpkg.workdir import Workdir
+
 # Each worker keeps one venvpkg workdir beside its builder directories, so wheels, built
 # wheels and chroots are shared by every builder it runs.
 WORKER_WORKDIR = "venvpkg-work"
 BUNDLE = "build.venvpkg.tar"
-
-
-def builder_name(dist: str, series: str, project: str) -> str:
-    return f"{dist}-{series}-{project}"
 
 
 class WatchPoller(ReconfigurablePollingChangeSource):  # type: ignore[misc]
@@ -207,7 +206,7 @@ def _builder(farm: Mapping[str, Any], dist: str, series: str, project: str) -> A
     on_master = _master_venvpkg(farm)
     # Builds of one dist and series meet in one repository and one test record there.
     repository = [util.MasterLock(f"repository-{dist}-{series}").access("exclusive")]
-    revisions = basedir / "work" / "src" / f"{dist}-{series}" / "revisions.json"
+    revisions = Workdir(basedir / "work").release(dist, series).revisions
 
     def run(step: str, *args: str, version: bool = False, **kwargs: Any) -> Any:
         return steps.ShellCommand(
