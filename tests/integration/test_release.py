@@ -208,6 +208,7 @@ def test_bumped_pin_refetches_only_that_pin(released: Path, index_url: str, tmp_
     constraints = requirements / "upper-constraints.txt"
     constraints.write_text(constraints.read_text().replace("fixlib-a===1.0", "fixlib-a===1.1"))
     old_version = _deb(workdir).name.split("_")[1]
+    old_depends = _field(_deb(workdir), "Depends")
     result = venvpkg(
         "release",
         SERIES,
@@ -219,11 +220,20 @@ def test_bumped_pin_refetches_only_that_pin(released: Path, index_url: str, tmp_
     )
     summary = json.loads(result.stdout)
     assert (summary["fetched"], summary["built"]) == (1, 0)
+    # The compiled fixlib-c did not move: its libraries, as the first pack found them.
+    assert "libc6 (>= " in old_depends
+    assert _field(_deb(workdir), "Depends") == old_depends
     assert (workdir / WHEELHOUSE / "fixlib_a-1.1-py3-none-any.whl").exists()
     assert not (workdir / WHEELHOUSE / "fixlib_a-1.0-py3-none-any.whl").exists()
     new_version = _deb(workdir).name.split("_")[1]
     check = subprocess.run(["dpkg", "--compare-versions", new_version, "gt", old_version])
     assert check.returncode == 0, (old_version, new_version)
+
+
+def _field(deb: Path, name: str) -> str:
+    return subprocess.run(
+        ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_projects_limit_the_wheelhouse_to_their_closure(
