@@ -8,8 +8,6 @@ import os
 import re
 from pathlib import Path
 
-from bindep.depends import Depends, DependsException
-
 from venvpkg.errors import DataError, ToolMissing
 from venvpkg.files import atomic_write_text
 from venvpkg.places import HOST, Place
@@ -47,6 +45,9 @@ def build_dependencies(
 
 
 def _evaluate(bindep_text: str, target: Target, origin: str) -> list[str]:
+    # Imported here: its grammar takes 80 ms to load, and the answer is usually cached.
+    from bindep.depends import Depends, DependsException
+
     try:
         depends = Depends(bindep_text, filename=origin)
     except DependsException as error:
@@ -114,10 +115,37 @@ def runtime_dependencies(bindep_text: str, target: Target, origin: str = "bindep
     return [dep for dep in found if not TEST_ONLY.search(dep.split()[0])]
 
 
-def unavailable(packages: list[str], place: Place = HOST) -> list[str]:
+def unavailable(packages: list[str], place: Place = HOST, cache: Path | None = None) -> list[str]:
     """Which of `packages` apt has no candidate for (bindep entries of older releases)."""
     if not packages:
         return []
+    # apt-cache loads every package list for this: half a second of each release run,
+    # for an answer that changes only with the lists, apt's settings or what is installed.
+    key = hashlib.sha256(f"{_apt_state(place)}\0{' '.join(packages)}".encode()).hexdigest()
+    slot = cache / f"{key[:32]}.json" if cache else None
+    if slot and slot.is_file():
+        return list(json.loads(slot.read_text()))
+    gone = _without_candidate(packages, place)
+    if slot:
+        atomic_write_text(slot, json.dumps(gone))
+    return gone
+
+
+def _apt_state(place: Place) -> str:
+    """Names, sizes and times of what apt's answers come from, in `place`."""
+    root = place.root or Path("/")
+    files = [root / "var/lib/dpkg/status"]
+    for directory in ("var/lib/apt/lists", "etc/apt"):
+        files += sorted((root / directory).rglob("*"))
+    stamps = []
+    for path in files:
+        if path.is_file():
+            stat = path.stat()
+            stamps.append(f"{path} {stat.st_size} {stat.st_mtime_ns}")
+    return "\n".join(stamps)
+
+
+def _without_candidate(packages: list[str], place: Place) -> list[str]:
     out = place.capture(["apt-cache", "policy", *packages], ok_codes=(0, 100))
     candidates: dict[str, bool] = {}
     current = ""

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -197,7 +198,7 @@ def make_plan(
         wanted,
         chosen,
         rules,
-        _installable(bindep, place),
+        _installable(bindep, place, settings.paths.cache("apt-policy")),
         request.allow_missing,
         settings.index_url,
         replaced.listing(branch),
@@ -377,10 +378,10 @@ def _closure(
     return {n: v for n, v in closure.items() if n not in own}
 
 
-def _installable(dependencies: list[str], place: Place) -> tuple[str, ...]:
+def _installable(dependencies: list[str], place: Place, cache: Path) -> tuple[str, ...]:
     """bindep entries the target's apt can install; old branches name packages long gone
     (queens: pypy, python-all-dev). The pins that needed them fail with their own cause."""
-    gone = set(sysdeps.unavailable(sysdeps.package_names(dependencies), place))
+    gone = set(sysdeps.unavailable(sysdeps.package_names(dependencies), place, cache))
     return tuple(d for d in dependencies if d.split()[0] not in gone)
 
 
