@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from venvpkg import metadata, sysdeps
@@ -91,7 +92,7 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
     for _round in range(MAX_ROUNDS):
         _fill(entries, ctx, result)
         failed = _failed_names(result)
-        missing = {n: r for n, r in _unsatisfied(entries, plan).items() if n not in failed}
+        missing = {n: r for n, r in _unsatisfied(entries, ctx).items() if n not in failed}
         if not missing:
             break
         _complete(entries, missing, ctx, result)
@@ -183,20 +184,36 @@ def _failed_names(result: ReleaseResult) -> set[NormalizedName]:
     return {canonicalize_name(f.name) for f in result.failures}
 
 
-def _unsatisfied(entries: dict[NormalizedName, Entry], plan: ReleasePlan) -> dict[str, str]:
+def _unsatisfied(entries: dict[NormalizedName, Entry], ctx: Context) -> dict[str, str]:
     """Requirements of the wheels that no entry provides: name -> requirement."""
+    plan = ctx.plan
     environment = plan.target.marker_environment() | {"extra": ""}
     missing: dict[str, str] = {}
     for entry in entries.values():
         if entry.wheel is None:
             continue
-        for requirement in metadata.wheel_requires(entry.wheel):
+        for requirement in _wheel_requires(entry, ctx.workdir.cache("wheel-requires")):
             name = canonicalize_name(requirement.name)
             known = name in entries or name in plan.omitted
             if known or not metadata.holds(requirement, environment):
                 continue
             missing[name] = f"{requirement.name}{requirement.specifier}"
     return missing
+
+
+def _wheel_requires(entry: Entry, cache: Path) -> list[Requirement]:
+    """Requires-Dist of an entry's wheel, kept by the wheel's digest: opening every wheel
+    of the full series, once per round, was 2.6 s of each re-run with one pin moved."""
+    assert entry.wheel is not None
+    if not entry.wheel_sha256:
+        return metadata.wheel_requires(entry.wheel)
+    slot = cache / f"{entry.wheel_sha256}.json"
+    if slot.is_file():
+        lines: list[str] = json.loads(slot.read_text())
+    else:
+        lines = metadata.from_core_metadata(metadata.wheel_metadata(entry.wheel))
+        atomic_write_text(slot, json.dumps(lines))
+    return metadata.requirements(lines)
 
 
 def _commit(ctx: Context, result: ReleaseResult) -> None:
