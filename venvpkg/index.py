@@ -13,6 +13,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -25,13 +26,15 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
-from pypi_simple import NoSuchProjectError, ProjectPage, PyPISimple
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from venvpkg.errors import NetworkError, VenvpkgError
 from venvpkg.files import Store, atomic_write_text
 from venvpkg.targets import Target
+
+if TYPE_CHECKING:
+    from pypi_simple import ProjectPage
 
 RETRIES = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504))
 TIMEOUT = (15, 120)
@@ -129,6 +132,10 @@ class Index:
         return found
 
     def _page(self, name: str) -> ProjectPage:
+        # Imported on first use: 0.2 s of every command's start (its pydantic models), and
+        # a re-run answers from the cache without a page.
+        from pypi_simple import NoSuchProjectError, PyPISimple
+
         client = PyPISimple(self.url, session=self.session())
         try:
             return client.get_project_page(name, timeout=TIMEOUT)
