@@ -74,7 +74,7 @@ def build_environment(target: Target, workdir: Workdir, place: Place) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".venv-", dir=home.parent))
     log = workdir.log("build-environment.log")
     try:
-        place.run([target.interpreter, "-m", "venv", staging], log=log, network=False)
+        _make_venv(target, staging, place, log)
         # A venv embeds its own path in scripts; rename keeps the interpreter working
         # because we only ever call bin/python -m pip.
         staging.rename(home)
@@ -82,6 +82,26 @@ def build_environment(target: Target, workdir: Workdir, place: Place) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return python
+
+
+def _make_venv(target: Target, staging: Path, place: Place, log: Path) -> None:
+    """A venv with the target's own pip, from the wheel Debian ships for ensurepip.
+
+    ensurepip installs pip and setuptools and byte-compiles both: 3.6 s of every cold
+    release. This venv only runs `pip wheel`, whose builds get their setuptools from
+    the wheelhouse in isolation, so pip alone is installed, by itself and uncompiled
+    (1.4 s). Without Debian's wheel (python3-pip-whl), ensurepip does it as before.
+    """
+    wheels = sorted(((place.root or Path("/")) / "usr/share/python-wheels").glob("pip-*.whl"))
+    if not wheels:
+        place.run([target.interpreter, "-m", "venv", staging], log=log, network=False)
+        return
+    # The wheel's path as the place sees it: a root's files sit under its root.
+    pip = Path("/") / wheels[-1].relative_to(place.root or Path("/"))
+    place.run([target.interpreter, "-m", "venv", "--without-pip", staging], log=log, network=False)
+    python = staging / "bin" / "python"
+    install = ["install", "--no-index", "--no-deps", "--no-compile", "--no-warn-script-location"]
+    place.run([python, pip / "pip", *install, pip], log=log, network=False)
 
 
 @dataclass(frozen=True)
