@@ -542,4 +542,10 @@ def test_horizon_is_a_django_site_laid_out_as_debians_openstack_dashboard(tmp_pa
         (tmp_path / f"openstack-dashboard.{part}").read_text() for part in ("dirs", "postinst")
     )
     assert "/etc/horizon" not in common and "etc/horizon" not in common
-    assert "bin/oslo-config-generator" not in (tmp_path / "rules").read_text()
+    rules = (tmp_path / "rules").read_text()
+    assert "bin/oslo-config-generator" not in rules
+    # Its policy files are conffiles in /etc/openstack-dashboard/policy, as Debian's are;
+    # the venv reads them through the link its conf/ becomes.
+    moved = "mv $(DJANGO)/conf debian/openstack-dashboard/etc/openstack-dashboard/policy"
+    assert moved in rules
+    assert "ln -s /etc/openstack-dashboard/policy $(DJANGO)/conf" in rules
