@@ -222,6 +222,36 @@ def test_publish_killed_at_any_point_is_finished_by_a_rerun(built: Path, tmp_pat
     assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
 
 
+def test_publish_finishes_the_states_a_killed_first_publish_leaves(
+    built: Path, tmp_path: Path
+) -> None:
+    """Found by killing publish at random points on a loaded host: killed after taking
+    its lock but before conf/distributions existed, the next run called the directory
+    not a repository; killed while Berkeley DB was creating packages.db, every later
+    reprepro failed with "File exists" on the half-made db/__db.packages.db."""
+    command = [sys.executable, "-m", "venvpkg", "--workdir", str(built)]
+    for state in ("no distributions yet", "half-made database"):
+        repo = tmp_path / state.replace(" ", "-")
+        (repo / "db").mkdir(parents=True)
+        (repo / "db" / "venvpkg.lock").touch()
+        if state == "no distributions yet":
+            (repo / "conf").mkdir()
+        else:
+            (repo / "db" / "__db.packages.db").write_bytes(b"\0" * 8192)
+        config = tmp_path / f"{repo.name}.toml"
+        config.write_text(f'[publish]\nrepository = "{repo}"\n')
+        (repo / "venvpkg-archive-keyring.gpg").write_bytes(b"")  # written first, as publish does
+        done = subprocess.run(
+            [*command, "--config", str(config), "--json", "publish", *WHERE],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, (state, done.stderr)
+        assert any(p.startswith("venv-fixsvc ") for p in json.loads(done.stdout)["added"])
+        checked = subprocess.run(["reprepro", "-b", str(repo), "checkpool"], capture_output=True)
+        assert checked.returncode == 0, (state, checked.stderr)
+
+
 @pytest.mark.slow
 def test_apt_refuses_a_tampered_release_file_or_deb(built: Path, tmp_path: Path) -> None:
     venvpkg("publish", *WHERE, workdir=built)

@@ -53,10 +53,13 @@ class Repository:
         only while holding our lock, so a lockfile found then is stale.
         """
         with exclusive(self.root / "db" / "venvpkg.lock", display.info):
-            stale = self.root / "db" / "lockfile"
-            if stale.exists():
-                display.info(f"removing {stale}, left by a reprepro that was killed")
-                stale.unlink()
+            # Berkeley DB creates each database as __db.NAME and renames it when complete:
+            # one left behind makes every later reprepro fail ("File exists").
+            db = self.root / "db"
+            for stale in [db / "lockfile", *db.glob("__db.*")]:
+                if stale.exists():
+                    display.info(f"removing {stale}, left by a reprepro that was killed")
+                    stale.unlink()
             try:
                 yield
             finally:
@@ -101,8 +104,9 @@ def open_repository(settings: Settings, display: Display, create: bool = True) -
             f"nothing is published in {root} yet",
             "publish first: venvpkg publish --dist D --series S",
         )
-    # A keyring alone is a repository whose first publish was stopped before reprepro ran.
-    foreign = root.exists() and any(p.name != KEYRING for p in root.iterdir())
+    # The keyring is the first file venvpkg writes: with it, a repository without
+    # conf/distributions is one whose first publish was stopped before that was written.
+    foreign = root.exists() and any(root.iterdir()) and not (root / KEYRING).exists()
     if foreign and not (root / "conf" / "distributions").exists():
         raise UsageError(
             f"{root} is not a reprepro repository (no conf/distributions)",
