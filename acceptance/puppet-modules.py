@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What Debian's puppet modules for nova, glance, neutron, cinder and placement expect of
-the packages, checked against ours, without MySQL and RabbitMQ.
+"""What Debian's puppet modules for nova, glance, neutron, cinder, placement and horizon
+expect of the packages, checked against ours, without MySQL and RabbitMQ.
 
 A throwaway root gets Debian's puppet and the five modules from the mirror; puppet
 itself evaluates each module's params class on Debian (so the names are the module's,
@@ -13,11 +13,14 @@ writes. Against the .debs of WORKDIR/debs/DIST-SERIES:
 - every file under /etc/PROJECT that the module's config types write is one our
   packages read: shipped as a file, or named by a unit, an ini or a maintainer script
   (types whose file another deliverable reads, networking-bgpvpn's for example, are
-  listed in OTHERS with that deliverable).
+  listed in OTHERS with that deliverable);
+- every path of PATHS the module's params name (horizon's manage.py, wsgi.py, settings,
+  Apache site, log directory) is shipped by our packages or made by their scripts.
 
-Run as root after `venvpkg build PROJECT --target DIST` of the five projects:
+Run as root after `venvpkg build PROJECT --target DIST` of the projects:
 
     python3 acceptance/puppet-modules.py WORKDIR [--dist bookworm] [--series 2025.2]
+        [--modules nova,glance,neutron,cinder,placement,horizon]
 
 One PASS/FAIL/INFO line per check; non-zero on any FAIL.
 """
@@ -35,7 +38,20 @@ from pathlib import Path
 
 from debian.debian_support import Version
 
-MODULES = ("nova", "glance", "neutron", "cinder", "placement")
+MODULES = ("nova", "glance", "neutron", "cinder", "placement", "horizon")
+# Params whose value is a path the packages must provide, per module: horizon's module
+# runs manage.py, points Apache at wsgi.py and its site, and writes the settings.
+PATHS = {
+    "horizon": (
+        "manage_py",
+        "django_wsgi",
+        "config_dir",
+        "config_file",
+        "conf_d_dir",
+        "httpd_config_file",
+        "logdir",
+    ),
+}
 MIRROR = "http://deb.debian.org/debian"
 MODULE_DIR = "usr/share/puppet/modules.available"
 ARCHIVE = Path(__file__).resolve().parent.parent / "venvpkg/data/debian-archive"
@@ -71,17 +87,22 @@ def main() -> int:
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--dist", default="bookworm")
     parser.add_argument("--series", default="2025.2")
+    parser.add_argument("--modules", default=",".join(MODULES))
     options = parser.parse_args()
+    modules = [m for m in options.modules.split(",") if m]
+    unknown = sorted(set(modules) - set(MODULES))
+    if unknown:
+        sys.exit(f"unknown module(s) {', '.join(unknown)}: choose from {', '.join(MODULES)}")
     debs = options.workdir / "debs" / f"{options.dist}-{options.series}"
     if not debs.is_dir():
-        sys.exit(f"no packages in {debs}: build the five projects for {options.dist} first")
+        sys.exit(f"no packages in {debs}: build {', '.join(modules)} for {options.dist} first")
     ours = _our_packages(debs)
     sources = json.loads((ARCHIVE / f"{options.dist}.json").read_text())["sources"]
     failed = 0
     with tempfile.TemporaryDirectory(prefix="venvpkg-puppet-modules-") as scratch:
         root = Path(scratch) / "root"
-        _bootstrap(root, options.dist)
-        for module in MODULES:
+        _bootstrap(root, options.dist, modules)
+        for module in modules:
             params = _params(root, module)
             files = _config_files(root, module)
             debian = set(sources.get(module, {}).get("binaries", {}))
@@ -128,16 +149,18 @@ def _our_packages(debs: Path) -> Ours:
     return ours
 
 
-def _bootstrap(root: Path, dist: str) -> None:
-    modules = ",".join(f"puppet-module-{m}" for m in MODULES)
+def _bootstrap(root: Path, dist: str, wanted: list[str]) -> None:
+    modules = ",".join(f"puppet-module-{m}" for m in wanted)
     command = ["mmdebstrap", "--quiet", "--variant=apt", f"--include=puppet,{modules}"]
     subprocess.run([*command, dist, str(root), MIRROR], check=True)
 
 
 def _params(root: Path, module: str) -> dict[str, str]:
-    """The module's *_package_name and *_service_name on Debian, as puppet evaluates them."""
+    """The module's *package_name, *service_name and PATHS params on Debian, as puppet
+    evaluates them."""
     source = (root / MODULE_DIR / module / "manifests/params.pp").read_text()
-    names = sorted(set(re.findall(r"\$(\w+_(?:package|service)_name)\s*=", source)))
+    names = set(re.findall(r"\$(\w*(?:package|service)_name)\s*=", source))
+    names = sorted(names | set(PATHS.get(module, ())))
     # getvar: a variable the class sets only on other platforms is undef, not an error.
     notices = "".join(
         f"notice(\"{module} {n} ${{getvar('{module}::params::{n}')}}\")\n" for n in names
@@ -174,7 +197,9 @@ def _report(
 ) -> int:
     failed = 0
     for name, value in sorted(params.items()):
-        if name.endswith("_package_name"):
+        if name in PATHS.get(module, ()):
+            failed += _path_check(module, name, value, ours)
+        elif name.endswith("package_name"):
             if value in ours.packages:
                 print(f"PASS: {module}::params::{name} = {value}: ours")
             elif value in debian and value.endswith("-doc"):
@@ -203,6 +228,20 @@ def _report(
             print(f"FAIL: {kind} writes {path}: none of our packages reads it")
             failed += 1
     return failed
+
+
+def _path_check(module: str, name: str, value: str, ours: Ours) -> int:
+    """A path the module uses: shipped (the file or a directory holding files), or named
+    by a package's scripts, tmpfiles or dirs (made on the node)."""
+    shipped = value in ours.files or any(f.startswith(f"{value}/") for f in ours.files)
+    if shipped:
+        print(f"PASS: {module}::params::{name} = {value}: shipped by our packages")
+    elif value in ours.text:
+        print(f"PASS: {module}::params::{name} = {value}: made by our packages' scripts")
+    else:
+        print(f"FAIL: {module}::params::{name} = {value}: none of our packages provides it")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
