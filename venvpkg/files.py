@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def sha256_file(path: Path) -> str:
@@ -69,6 +70,18 @@ _UMASK_AT_START = _read_umask_once()
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_write(path) as stream:
         stream.write(text.encode("utf-8"))
+
+
+def remembered(slot: Path | None, compute: Callable[[], Any]) -> Any:
+    """`compute()`'s answer, kept as JSON in `slot` and read back from there next time
+    (no slot: computed every time). The caller names the slot by everything the answer
+    depends on."""
+    if slot is not None and slot.is_file():
+        return json.loads(slot.read_text())
+    answer = compute()
+    if slot is not None:
+        atomic_write_text(slot, json.dumps(answer))
+    return answer
 
 
 def place(source: Path, destination: Path) -> None:

@@ -52,6 +52,21 @@ class Place:
         wrapped = _entered(self.root, inside, self.binds, env, network)
         return runner.run(wrapped, log=log, timeout=timeout)
 
+    def host_path(self, path: str) -> Path:
+        """Where the place's absolute `path` is, seen from the host."""
+        return (self.root or Path("/")) / path.lstrip("/")
+
+    def stamps(self, *paths: str) -> str:
+        """Name, size and time of each file at or under `paths` in this place: what
+        changes when dpkg installs there or apt's lists or settings change."""
+        stamps = []
+        for path in map(self.host_path, paths):
+            for file in [path] if path.is_file() else sorted(path.rglob("*")):
+                if file.is_file():
+                    stat = file.stat()
+                    stamps.append(f"{file} {stat.st_size} {stat.st_mtime_ns}")
+        return "\n".join(stamps)
+
     def capture(self, command: runner.Command, ok_codes: Sequence[int] = (0,)) -> str:
         """runner.capture here: the stdout of a quick query (dpkg-query, apt-cache)."""
         if self.root is not None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
 
 from venvpkg.errors import DataError, ToolMissing
-from venvpkg.files import atomic_write_text
+from venvpkg.files import remembered
 from venvpkg.places import HOST, Place
 from venvpkg.targets import Target
 
@@ -36,12 +35,7 @@ def build_dependencies(
     # with the file and the target.
     key = hashlib.sha256(f"{target.name}\0{bindep_text}".encode()).hexdigest()[:24]
     slot = cache / f"{key}.json" if cache else None
-    if slot and slot.is_file():
-        return list(json.loads(slot.read_text()))
-    packages = _evaluate(bindep_text, target, origin)
-    if slot:
-        atomic_write_text(slot, json.dumps(packages))
-    return packages
+    return list(remembered(slot, lambda: _evaluate(bindep_text, target, origin)))
 
 
 def _evaluate(bindep_text: str, target: Target, origin: str) -> list[str]:
@@ -121,28 +115,10 @@ def unavailable(packages: list[str], place: Place = HOST, cache: Path | None = N
         return []
     # apt-cache loads every package list for this: half a second of each release run,
     # for an answer that changes only with the lists, apt's settings or what is installed.
-    key = hashlib.sha256(f"{_apt_state(place)}\0{' '.join(packages)}".encode()).hexdigest()
+    state = place.stamps("/var/lib/dpkg/status", "/var/lib/apt/lists", "/etc/apt")
+    key = hashlib.sha256(f"{state}\0{' '.join(packages)}".encode()).hexdigest()
     slot = cache / f"{key[:32]}.json" if cache else None
-    if slot and slot.is_file():
-        return list(json.loads(slot.read_text()))
-    gone = _without_candidate(packages, place)
-    if slot:
-        atomic_write_text(slot, json.dumps(gone))
-    return gone
-
-
-def _apt_state(place: Place) -> str:
-    """Names, sizes and times of what apt's answers come from, in `place`."""
-    root = place.root or Path("/")
-    files = [root / "var/lib/dpkg/status"]
-    for directory in ("var/lib/apt/lists", "etc/apt"):
-        files += sorted((root / directory).rglob("*"))
-    stamps = []
-    for path in files:
-        if path.is_file():
-            stat = path.stat()
-            stamps.append(f"{path} {stat.st_size} {stat.st_mtime_ns}")
-    return "\n".join(stamps)
+    return list(remembered(slot, lambda: _without_candidate(packages, place)))
 
 
 def _without_candidate(packages: list[str], place: Place) -> list[str]:

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from venvpkg import debformats, lintian, records, rendering, runner
 from venvpkg.config import DEFAULT_MAINTAINER
-from venvpkg.files import atomic_write_text, place, sha256_file
+from venvpkg.files import atomic_write_text, place
 from venvpkg.places import HOST, Place
 from venvpkg.progress import Display
 from venvpkg.records import ReleaseRecord
@@ -154,8 +154,7 @@ def _linked_libraries(wheelhouse: Path, debian: Path, workdir: Workdir, place: P
     for wheel in compiled:
         digest = locked[canonicalize_name(wheel.name.split("-")[0])][1]
         key.update(f"{wheel.name} {digest}\n".encode())
-    status = (place.root or Path("/")) / "var/lib/dpkg/status"
-    key.update(sha256_file(status).encode() if status.is_file() else b"")
+    key.update(place.stamps("/var/lib/dpkg/status").encode())
     kept = workdir.cache("shlibs") / f"{key.hexdigest()[:32]}.substvars"
     if kept.is_file():
         shutil.copyfile(kept, debian / "shlibs.answer")

@@ -27,8 +27,8 @@ from packaging.version import Version
 
 from venvpkg import metadata
 from venvpkg.errors import CommandFailed, VenvpkgError
-from venvpkg.files import Store, atomic_write_text
-from venvpkg.index import Index, NotOnIndex, choose
+from venvpkg.files import Store, atomic_write_text, remembered
+from venvpkg.index import Artifact, Index, NotOnIndex, choose
 from venvpkg.places import HOST, Place
 from venvpkg.release import buildroot
 from venvpkg.targets import Target
@@ -169,23 +169,23 @@ def index_lookup(index: Index, store: Store, target: Target, cache: Path) -> Loo
         if artifact is None:
             # Nothing to read: the fetch stage reports the pin with its cause.
             return []
-        slot = cache / f"{artifact.filename}.json"
-        if slot.is_file():
-            cached: list[str] | None = json.loads(slot.read_text())
-            return cached
-        if artifact.metadata_url:
-            lines: list[str] | None = metadata.from_core_metadata(index.core_metadata(artifact))
-        else:
-            path = store.path(index.download(artifact, store))
-            lines = (
-                metadata.from_core_metadata(metadata.wheel_metadata(path))
-                if artifact.is_wheel
-                else metadata.sdist_requires(path)
-            )
-        atomic_write_text(slot, json.dumps(lines))
+        found = artifact  # narrowed to an Artifact for the lambda
+        lines: list[str] | None = remembered(
+            cache / f"{found.filename}.json", lambda: _requires_of(found, index, store)
+        )
         return lines
 
     return Requires(lookup)
+
+
+def _requires_of(artifact: Artifact, index: Index, store: Store) -> list[str] | None:
+    """Requires-Dist of one file: PEP 658 metadata where the index has it, else the file's."""
+    if artifact.metadata_url:
+        return metadata.from_core_metadata(index.core_metadata(artifact))
+    path = store.path(index.download(artifact, store))
+    if artifact.is_wheel:
+        return metadata.from_core_metadata(metadata.wheel_metadata(path))
+    return metadata.sdist_requires(path)
 
 
 class Requires:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from venvpkg.files import atomic_write_text, place, sha256_file
+from venvpkg.files import atomic_write_text, place, remembered, sha256_file
 from venvpkg.release import resolve, wheels
 from venvpkg.release.entries import Context, Entry, Failure, parallel
 
@@ -44,14 +43,14 @@ def resolver(ctx: Context, purpose: str) -> resolve.Resolver:
 
 def _requires(sdist: Path, ctx: Context) -> list[str]:
     """Build requirements of an sdist, cached by its digest."""
-    cached = ctx.workdir.cache("build-requires") / f"{sdist.name}.json"
-    if cached.is_file():
-        return list(json.loads(cached.read_text()))
-    requires = wheels.build_requires(sdist)
-    if any(r.split("[")[0].strip().lower().startswith(SETUPTOOLS_BACKENDS) for r in requires):
-        requires = [*requires, "setuptools", "wheel"]
-    atomic_write_text(cached, json.dumps(sorted(set(requires))))
-    return sorted(set(requires))
+
+    def read() -> list[str]:
+        requires = wheels.build_requires(sdist)
+        if any(r.split("[")[0].strip().lower().startswith(SETUPTOOLS_BACKENDS) for r in requires):
+            requires = [*requires, "setuptools", "wheel"]
+        return sorted(set(requires))
+
+    return list(remembered(ctx.workdir.cache("build-requires") / f"{sdist.name}.json", read))
 
 
 def stage(entries: list[Entry], ctx: Context) -> None:

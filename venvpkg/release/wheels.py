@@ -84,6 +84,10 @@ def build_environment(target: Target, workdir: Workdir, place: Place) -> Path:
     return python
 
 
+# Where python3-pip-whl puts the pip wheel ensurepip installs.
+DEBIAN_WHEELS = "/usr/share/python-wheels"
+
+
 def _make_venv(target: Target, staging: Path, place: Place, log: Path) -> None:
     """A venv with the target's own pip, from the wheel Debian ships for ensurepip.
 
@@ -92,12 +96,11 @@ def _make_venv(target: Target, staging: Path, place: Place, log: Path) -> None:
     the wheelhouse in isolation, so pip alone is installed, by itself and uncompiled
     (1.4 s). Without Debian's wheel (python3-pip-whl), ensurepip does it as before.
     """
-    wheels = sorted(((place.root or Path("/")) / "usr/share/python-wheels").glob("pip-*.whl"))
+    wheels = sorted(place.host_path(DEBIAN_WHEELS).glob("pip-*.whl"))
     if not wheels:
         place.run([target.interpreter, "-m", "venv", staging], log=log, network=False)
         return
-    # The wheel's path as the place sees it: a root's files sit under its root.
-    pip = Path("/") / wheels[-1].relative_to(place.root or Path("/"))
+    pip = Path(DEBIAN_WHEELS) / wheels[-1].name
     place.run([target.interpreter, "-m", "venv", "--without-pip", staging], log=log, network=False)
     python = staging / "bin" / "python"
     install = ["install", "--no-index", "--no-deps", "--no-compile", "--no-warn-script-location"]
