@@ -24,6 +24,9 @@ from venvpkg.files import atomic_write_text
 
 Record = TypeVar("Record")
 
+# A requirements package's lintian verdict before `venvpkg publish` checks it.
+NOT_CHECKED = ""
+
 
 @dataclass(frozen=True)
 class ReleaseRecord:

@@ -51,8 +51,16 @@ def _production(workdir: Path) -> dict[str, str]:
     return {line.split()[1]: line.split()[2] for line in out.splitlines() if line.strip()}
 
 
+def _release_record(workdir: Path) -> dict:
+    return json.loads((workdir / "debs" / "bookworm-2025.2" / "release.json").read_text())
+
+
 def test_publish_signs_and_is_idempotent(built: Path) -> None:
+    # release packs without lintian; the first publish checks and records it.
+    assert _release_record(built)["lintian"] == ""
     first = _json("publish", *WHERE, workdir=built)
+    assert _release_record(built)["lintian"] == "clean"
+    assert (built / "logs" / "release-bookworm-2025.2" / "pack-lintian.log").is_file()
     assert first["codename"] == "bookworm-2025.2-staging"
     assert "venv-fixsvc 90:1.0-1+deb12 (amd64)" in first["added"]
     assert "venv-fixsvc 90:1.0-1+deb12 (source)" in first["added"]
@@ -136,6 +144,32 @@ def test_bad_input_is_one_line_and_leaves_the_repository_alone(built: Path, tmp_
     failed = venvpkg("publish", *WHERE, "--config", str(config), workdir=built, check=False)
     assert failed.returncode == 2 and "is not a reprepro repository" in failed.stderr
     assert sorted(p.name for p in not_a_repo.iterdir()) == ["notes.txt"]
+
+
+def test_a_requirements_package_lintian_rejects_is_not_published(
+    built: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "work"
+    shutil.copytree(built, copy, symlinks=True)
+    record = _release_record(copy)
+    deb = copy / "debs" / "bookworm-2025.2" / record["deb"]
+    # A bare package: no copyright, no changelog, which lintian rejects.
+    bare = tmp_path / "bare"
+    (bare / "DEBIAN").mkdir(parents=True)
+    (bare / "DEBIAN" / "control").write_text(
+        f"Package: {record['package']}\nVersion: {record['version']}\nArchitecture: all\n"
+        "Maintainer: x <x@example.org>\nDescription: x\n"
+    )
+    subprocess.run(["dpkg-deb", "-b", str(bare), str(deb)], check=True, capture_output=True)
+    (copy / "debs" / "bookworm-2025.2" / "release.json").write_text(
+        json.dumps(record | {"lintian": ""})
+    )
+    shutil.rmtree(copy / "repo", ignore_errors=True)
+    failed = venvpkg("publish", *WHERE, workdir=copy, check=False)
+    assert failed.returncode != 0 and "lintian rejects" in failed.stderr, failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not (copy / "repo" / "pool").exists()
+    assert _release_record(copy)["lintian"] == ""
 
 
 def test_testing_or_rolling_back_before_any_publish_leaves_no_key_or_repository(

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shlex
 import shutil
-import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from venvpkg import debformats, lintian, records, rendering, runner
+from venvpkg import debformats, records, rendering, runner
 from venvpkg.config import DEFAULT_MAINTAINER
 from venvpkg.files import atomic_write_text, place
 from venvpkg.places import HOST, Place
@@ -92,48 +89,16 @@ def render_source(
         place(item, source / "wheelhouse" / item.name)
 
 
-def _build_and_check(
-    place: Place, source: Path, log: Path, lintian_log: Path, scratch: str | None
-) -> str:
-    """dpkg-buildpackage, with lintian checking the .deb as soon as it is built.
-
-    dpkg-genbuildinfo and dpkg-genchanges then hash the whole .deb three ways each (5 s
-    for the full series' 436 MB), and lintian needs nothing of theirs: the two run side
-    by side. dpkg-buildpackage's buildinfo hook, run once the .deb is complete, says when.
-    """
-    built = source.parent / ".deb-built"
-    finished = threading.Event()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        checking = pool.submit(_lintian_once_built, built, finished, lintian_log, scratch)
-        try:
-            place.run(
-                [
-                    "dpkg-buildpackage",
-                    "-b",
-                    "--no-sign",
-                    "--no-pre-clean",
-                    f"--hook-buildinfo=touch {shlex.quote(str(built))}",
-                ],
-                cwd=source,
-                log=log,
-                env={"DEB_BUILD_OPTIONS": "parallel=1"},
-            )
-        finally:
-            finished.set()
-        verdict = checking.result()
-    if verdict is None:  # never happens with dpkg's hooks; lintian runs anyway
-        verdict = lintian.check(next(source.parent.glob("*.deb")), lintian_log, scratch=scratch)
-    return verdict
-
-
-def _lintian_once_built(
-    built: Path, finished: threading.Event, log: Path, scratch: str | None
-) -> str | None:
-    """lintian's verdict on the .deb once `built` appears; None if the build ended first."""
-    while not built.exists():
-        if finished.wait(0.05) and not built.exists():
-            return None
-    return lintian.check(next(built.parent.glob("*.deb")), log, scratch=scratch)
+def _build(place: Place, source: Path, log: Path) -> None:
+    """dpkg-buildpackage, binary only; lintian checks the package when it is published
+    (`venvpkg publish`, the pipeline's check-and-ship stage), once per package that ships
+    rather than once per pack."""
+    place.run(
+        ["dpkg-buildpackage", "-b", "--no-sign", "--no-pre-clean"],
+        cwd=source,
+        log=log,
+        env={"DEB_BUILD_OPTIONS": "parallel=1"},
+    )
 
 
 # Members of a wheel that dpkg-shlibdeps reads: shared objects (_ldap.so, libfoo.so.1).
@@ -208,11 +173,10 @@ def pack(
     paths: ReleasePaths,
     workdir: Workdir,
     display: Display,
-    scratch: str | None,
     place: Place = HOST,
     jobs: int = 2,
 ) -> ReleaseRecord:
-    """Build the requirements .deb with dpkg-buildpackage and check it with lintian.
+    """Build the requirements .deb with dpkg-buildpackage; publishing checks it with lintian.
 
     It is built in `place`, the target's root for another release: dh_shlibdeps must
     read the target's libraries, not the host's, to say what the wheels link against.
@@ -225,7 +189,7 @@ def pack(
         render_source(plan, paths.wheelhouse, source, version, DEFAULT_MAINTAINER)
         known = _linked_libraries(paths.wheelhouse, source / "debian", workdir, place)
         display.info(f"packing {package_name(plan)} {version}")
-        verdict = _build_and_check(place, source, log, paths.logs / "pack-lintian.log", scratch)
+        _build(place, source, log)
         deb = next(build_root.glob("*.deb"))
         _remember_libraries(source / "debian", known)
         record = ReleaseRecord(
@@ -234,7 +198,7 @@ def pack(
             package_name(plan),
             version,
             paths.debs / deb.name,
-            verdict,
+            records.NOT_CHECKED,
             plan.fingerprint(),
             PACK_RECIPE,
             paths.wheelhouse,

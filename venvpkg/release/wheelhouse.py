@@ -61,7 +61,7 @@ def run_release(plan: ReleasePlan, settings: Settings, display: Display) -> Rele
         else:
             place = buildroot.for_target(plan.target, settings, display)
             ctx = Context(plan, settings.paths, paths, index, settings.jobs, display, place)
-            _refresh(ctx, result, settings.build.scratch)
+            _refresh(ctx, result)
     result.seconds = time.monotonic() - began
     return result
 
@@ -84,7 +84,7 @@ def _wheelhouse_matches(plan: ReleasePlan, wheelhouse: Path) -> bool:
     return meta.is_file() and json.loads(meta.read_text()).get("fingerprint") == plan.fingerprint()
 
 
-def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
+def _refresh(ctx: Context, result: ReleaseResult) -> None:
     plan, paths = ctx.plan, ctx.paths
     entries = {name: Entry(name, version) for name, version in plan.wanted.items()}
     shutil.rmtree(paths.staging, ignore_errors=True)
@@ -110,7 +110,7 @@ def _refresh(ctx: Context, result: ReleaseResult, scratch: str | None) -> None:
         )
     _commit(ctx, result)
     began = time.monotonic()
-    result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, scratch, ctx.place, ctx.jobs)
+    result.package = pack.pack(plan, paths, ctx.workdir, ctx.display, ctx.place, ctx.jobs)
     result.pack_seconds = time.monotonic() - began
 
 

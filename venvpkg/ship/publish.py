@@ -9,12 +9,13 @@ holds the repository's lock, and a run killed half-way is finished by the next o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from venvpkg import debformats, records
+from venvpkg import debformats, lintian, records
 from venvpkg.config import Settings
 from venvpkg.errors import DataError, UsageError
 from venvpkg.files import sha256_file
@@ -86,6 +87,7 @@ def publish(
             f"nothing built for {dist}-{series} in {settings.workdir}",
             f"run: venvpkg build PROJECT --series {series} --dist {dist}",
         )
+    _check_requirements_package(settings, display, dist, series, debs)
     # Only now: a publish of nothing must not leave a key and a keyring-only repository.
     repo = open_repository(settings, display)
     with repo.lock(display):
@@ -98,6 +100,28 @@ def publish(
         for path, key in files:
             _include(repo, present, path, key, result)
     return result
+
+
+def _check_requirements_package(
+    settings: Settings, display: Display, dist: str, series: str, debs: list[Path]
+) -> None:
+    """lintian on the requirements package before it first ships, its verdict recorded.
+
+    `release` packs without it: a pin moved repacks the whole wheelhouse, and lintian
+    over it (2 s for keystone's closure, 6 s for the series) would double such a run.
+    A package lintian rejects never reaches the repository.
+    """
+    paths = settings.paths.release(dist, series)
+    release = records.read(paths.record, ReleaseRecord.from_dict)
+    shipping = {d.resolve() for d in debs}
+    if release is None or release.lintian != records.NOT_CHECKED:
+        return
+    if release.deb.resolve() not in shipping:
+        return
+    display.info(f"checking {release.deb.name} with lintian")
+    log = paths.logs / "pack-lintian.log"
+    verdict = lintian.check(release.deb, log, scratch=settings.build.scratch)
+    records.write(paths.record, dataclasses.replace(release, lintian=verdict))
 
 
 def _include(
