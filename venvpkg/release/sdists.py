@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from packaging.utils import NormalizedName
@@ -76,23 +78,40 @@ def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[
     python = wheels.build_environment(plan.target, ctx.workdir, ctx.place)
     epoch = plan.data.source_date_epoch
     toolchain = wheels.Toolchain(ctx.place, python, paths.staging, constraints, epoch)
+    ctx.workdir.tmp.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f"build-envs-{plan.id}-", dir=ctx.workdir.tmp))
+    environments = wheels.SharedEnvironments(toolchain, plan.target, root)
     failures = []
-    for group in (
-        [e for e in to_build if e.build_dependency],
-        [e for e in to_build if not e.build_dependency],
-    ):
+    try:
+        for group in (
+            [e for e in to_build if e.build_dependency],
+            [e for e in to_build if not e.build_dependency],
+        ):
 
-        def build_one(entry: Entry) -> str:
-            entry.wheel, entry.wheel_sha256, entry.built = _build_cached(entry, toolchain, ctx)
-            return entry.wheel.name
+            def build_one(entry: Entry) -> str:
+                entry.wheel, entry.wheel_sha256, entry.built = _build_cached(
+                    entry, environments, ctx
+                )
+                return entry.wheel.name
 
-        errors = parallel(group, ctx.jobs, build_one, ctx.display, "build")
-        failures += [Failure.of(e, err, paths.logs / f"build-{e.name}.log") for e, err in errors]
+            errors = parallel(_longest_first(group, ctx), ctx.jobs, build_one, ctx.display, "build")
+            failures += [
+                Failure.of(e, err, paths.logs / f"build-{e.name}.log") for e, err in errors
+            ]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return failures
 
 
+def _longest_first(group: list[Entry], ctx: Context) -> list[Entry]:
+    """Biggest sdists first: a long build (py-pure-client, 35 s) started last would run
+    alone at the end while the other workers idle."""
+    store = ctx.workdir.store
+    return sorted(group, key=lambda e: (-store.path(e.sha256).stat().st_size, e.name))
+
+
 def _build_cached(
-    entry: Entry, toolchain: wheels.Toolchain, ctx: Context
+    entry: Entry, environments: wheels.SharedEnvironments, ctx: Context
 ) -> tuple[Path, str, bool]:
     """The wheel built from this exact sdist for this target, building it if new, with
     the digest recorded when it was built."""
@@ -106,7 +125,10 @@ def _build_cached(
         assert entry.artifact is not None
         log = ctx.paths.logs / f"build-{entry.name}.log"
         sdist = _named_sdist(entry, ctx)
-        wheel = wheels.build_wheel(sdist, entry.artifact.name, entry.version, toolchain, slot, log)
+        requires = _requires(ctx.workdir.store.path(entry.sha256), ctx)
+        wheel = wheels.build_wheel_shared(
+            sdist, entry.artifact.name, entry.version, requires, environments, slot, log
+        )
         fresh = True
     record = wheel.with_name(f"{wheel.name}.sha256")
     if fresh or not record.is_file():

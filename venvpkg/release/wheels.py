@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tarfile
 import tempfile
+import threading
 import tomllib
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
+from pyproject_hooks import BuildBackendHookCaller
 
 from venvpkg import metadata
 from venvpkg.errors import CommandFailed, VenvpkgError
@@ -21,7 +25,7 @@ from venvpkg.targets import Target
 from venvpkg.workdir import Workdir
 
 # Part of the built-wheel cache key: a change to how sdists are compiled rebuilds them.
-BUILD_RECIPE = "g0"
+BUILD_RECIPE = "g1"
 # What pip assumes for a project without [build-system] (PEP 518), plus pbr, which
 # OpenStack's setup.py files request through setup_requires.
 LEGACY_BUILD_REQUIRES = ["setuptools>=40.8.0", "wheel"]
@@ -156,6 +160,174 @@ def build_wheel(
         raise WheelBuildFailed(failure_cause(error.tail), log) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class SharedEnvironments:
+    """One build environment per set of build requirements, shared by every sdist that
+    declares that set, and the backend called in it directly through pyproject_hooks.
+
+    `pip wheel` builds each sdist in a fresh isolated environment: a second pip resolves
+    and installs setuptools into it, then egg_info and bdist_wheel run in two more
+    interpreters. For the 40 of 2025.2's 49 sdists that need only setuptools and wheel,
+    that is 2.5-3 s of a 0.35 s build. The environment holds what pip would install for
+    that set (the same pins, from the same wheels) and nothing else, so the wheel is the
+    same; a build that fails in it (a backend asking for more at run time) is retried
+    the old way, with pip in isolation, whose error is the one reported.
+    """
+
+    def __init__(self, toolchain: Toolchain, target: Target, root: Path) -> None:
+        self.toolchain, self.target, self.root = toolchain, target, root
+        self._made: dict[tuple[str, ...], Path] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def python(self, requires: list[str], log: Path) -> Path:
+        """The interpreter of the environment for `requires`, made on first use."""
+        key = tuple(sorted(set(requires)))
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._made:
+                self._made[key] = self._make(key, log)
+        return self._made[key] / "bin" / "python"
+
+    def _make(self, requires: tuple[str, ...], log: Path) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        home = Path(tempfile.mkdtemp(prefix="env-", dir=self.root))
+        place, version = self.toolchain.place, self.target.python
+        place.run(
+            [self.target.interpreter, "-m", "venv", "--without-pip", home],
+            log=log,
+            network=False,
+        )
+        site = home / "lib" / f"python{version[0]}.{version[1]}" / "site-packages"
+        install = ["install", "--target", str(site), "--no-compile", "--no-warn-script-location"]
+        place.run(
+            [self.toolchain.python, "-m", "pip", *install, *requires],
+            log=log,
+            env=self.toolchain.environment(),
+            network=False,
+        )
+        return home
+
+    def build(self, sdist: Path, requires: list[str], scratch: Path, log: Path) -> Path:
+        """The wheel of `sdist` built in the shared environment, in `scratch`."""
+        python = self.python(requires, log)
+        source = _unpack(sdist, scratch / "src")
+        backend, backend_path = _backend(source)
+        caller = BuildBackendHookCaller(
+            str(source),
+            backend,
+            backend_path,
+            python_executable=str(python),
+            runner=_HookRunner(self.toolchain, scratch, log),
+        )
+        built = scratch / "dist"
+        built.mkdir()
+        return built / caller.build_wheel(str(built))
+
+
+class _HookRunner:
+    """Runs pyproject_hooks' in-process script in the place, offline.
+
+    pyproject_hooks keeps that script in its own package and its control files in the
+    host's temporary directory, neither of which a target's root sees: both are copied
+    under `scratch`, on the workdir, which every place shares.
+    """
+
+    def __init__(self, toolchain: Toolchain, scratch: Path, log: Path) -> None:
+        self.toolchain, self.scratch, self.log = toolchain, scratch, log
+
+    def __call__(
+        self,
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        python, script, hook, control = cmd
+        inside = Path(tempfile.mkdtemp(prefix="hook-", dir=self.scratch))
+        shutil.copyfile(script, inside / "_in_process.py")
+        shutil.copyfile(Path(control) / "input.json", inside / "input.json")
+        self.toolchain.place.run(
+            [python, inside / "_in_process.py", hook, inside],
+            log=self.log,
+            env={**self.toolchain.environment(), **(extra_environ or {})},
+            network=False,
+            timeout=3600,
+            cwd=Path(cwd) if cwd else None,
+        )
+        shutil.copyfile(inside / "output.json", Path(control) / "output.json")
+
+
+def _unpack(sdist: Path, into: Path) -> Path:
+    """An sdist's tree; members that would land outside it are refused."""
+    into.mkdir(parents=True)
+    if sdist.name.endswith(".zip"):
+        with zipfile.ZipFile(sdist) as archive:
+            archive.extractall(into)  # zipfile drops absolute and parent parts itself
+    else:
+        with tarfile.open(sdist) as archive:
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(into, filter="data")
+            else:
+                _refuse_escapes(archive)
+                archive.extractall(into)
+    tops = [p for p in into.iterdir() if p.is_dir()]
+    if len(tops) != 1:
+        raise VenvpkgError(f"{sdist.name} does not unpack to one directory", "report it upstream")
+    return tops[0]
+
+
+def _refuse_escapes(archive: tarfile.TarFile) -> None:
+    """Python without tarfile's data filter (3.11.2 outside Debian): do its main checks."""
+    for member in archive.getmembers():
+        names = [member.name] + ([member.linkname] if member.issym() or member.islnk() else [])
+        for name in names:
+            parts = Path(name).parts
+            if name.startswith("/") or ".." in parts or member.isdev():
+                raise VenvpkgError(f"unsafe member {name!r} in an sdist", "report it upstream")
+
+
+# What pip calls for a project that names no backend (PEP 517's fallback).
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+
+
+def _backend(source: Path) -> tuple[str, list[str] | None]:
+    """The backend an sdist names in pyproject.toml, and its in-tree path, if any."""
+    pyproject = source / "pyproject.toml"
+    if not pyproject.is_file():
+        return LEGACY_BACKEND, None
+    try:
+        system = tomllib.loads(pyproject.read_text(errors="replace")).get("build-system", {})
+    except tomllib.TOMLDecodeError:
+        return LEGACY_BACKEND, None
+    return system.get("build-backend") or LEGACY_BACKEND, system.get("backend-path")
+
+
+def build_wheel_shared(
+    sdist: Path,
+    name: str,
+    version: Version,
+    requires: list[str],
+    environments: SharedEnvironments,
+    output: Path,
+    log: Path,
+) -> Path:
+    """Build one sdist in its shared environment, else in isolation as `build_wheel` does;
+    the wheel appears in `output` only when complete."""
+    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=output))
+    try:
+        built = environments.build(sdist, requires, scratch, log)
+        _the_wheel(built.parent, name, version, log)
+        final = output / built.name
+        built.replace(final)
+        return final
+    except Exception as error:  # any failure there: pip in isolation decides
+        with log.open("a") as out:
+            out.write(f"# shared build environment failed ({error!r}); building in isolation\n")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return build_wheel(sdist, name, version, environments.toolchain, output, log)
 
 
 def _the_wheel(directory: Path, name: str, version: Version, log: Path) -> Path:
