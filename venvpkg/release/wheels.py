@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -256,7 +257,12 @@ class _HookRunner:
             timeout=3600,
             cwd=Path(cwd) if cwd else None,
         )
-        shutil.copyfile(inside / "output.json", Path(control) / "output.json")
+        # Backend warnings go to the build's log, not re-raised on venvpkg's terminal.
+        answer = json.loads((inside / "output.json").read_text())
+        with self.log.open("a") as out:
+            for warning in answer.pop("warnings", []):
+                out.write(f"warning: {warning.get('message')}\n")
+        (Path(control) / "output.json").write_text(json.dumps(answer))
 
 
 def _unpack(sdist: Path, into: Path) -> Path:
@@ -272,10 +278,22 @@ def _unpack(sdist: Path, into: Path) -> Path:
             else:
                 _refuse_escapes(archive)
                 archive.extractall(into)
+    _modes_as_pip_sets_them(into)
     tops = [p for p in into.iterdir() if p.is_dir()]
     if len(tops) != 1:
         raise VenvpkgError(f"{sdist.name} does not unpack to one directory", "report it upstream")
     return tops[0]
+
+
+def _modes_as_pip_sets_them(tree: Path) -> None:
+    """pip unpacks an sdist with 0644, or 0755 where any execute bit was set, whatever the
+    archive says, and setuptools copies those modes into the wheel: the same here, so the
+    wheel is the one pip builds (pykmip's server.key is 0664 in its sdist)."""
+    for path in tree.rglob("*"):
+        if path.is_symlink():
+            continue
+        executable = path.is_dir() or path.stat().st_mode & 0o111
+        path.chmod(0o755 if executable else 0o644)
 
 
 def _refuse_escapes(archive: tarfile.TarFile) -> None:
