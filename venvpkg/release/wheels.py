@@ -223,9 +223,14 @@ class SharedEnvironments:
             python_executable=str(python),
             runner=_HookRunner(self.toolchain, scratch, log),
         )
+        # pip asks for the metadata first and hands it to build_wheel; setuptools then
+        # reuses it instead of writing its own (pbr adds pbr.json only to the latter).
+        metadata = scratch / "metadata"
         built = scratch / "dist"
+        metadata.mkdir()
         built.mkdir()
-        return built / caller.build_wheel(str(built))
+        info = caller.prepare_metadata_for_build_wheel(str(metadata))
+        return built / caller.build_wheel(str(built), metadata_directory=str(metadata / info))
 
 
 class _HookRunner:
