@@ -279,7 +279,11 @@ def _unpack(sdist: Path, into: Path) -> Path:
     else:
         with tarfile.open(sdist) as archive:
             if hasattr(tarfile, "data_filter"):
-                archive.extractall(into, filter="data")
+                try:
+                    archive.extractall(into, filter="data")
+                except tarfile.TarError as error:  # the filter's refusals are TarErrors
+                    message = f"unsafe sdist {sdist.name}: {error}"
+                    raise VenvpkgError(message, "report it upstream") from None
             else:
                 _refuse_escapes(archive)
                 archive.extractall(into)

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
+
+import pytest
 
 from tests.fixtures import packages
 from venvpkg import metadata
+from venvpkg.errors import VenvpkgError
 from venvpkg.release import wheels as wheelbuild
 
 
@@ -77,3 +82,43 @@ def test_failure_cause_prefers_pips_conflict_over_its_notes() -> None:
         "error: subprocess-exited-with-error",
     ]
     assert wheelbuild.failure_cause(tail).startswith("Cannot install Cython==3.2.1 because")
+
+
+def _tar(path: Path, members: dict[str, tuple[int, bytes]]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, (mode, data) in members.items():
+            info = tarfile.TarInfo(name)
+            info.mode, info.size = mode, len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_an_unpacked_sdist_has_the_modes_pip_gives_it(tmp_path: Path) -> None:
+    sdist = _tar(
+        tmp_path / "p-1.0.tar.gz",
+        {
+            "p-1.0/key.pem": (0o664, b"k"),
+            "p-1.0/secret": (0o600, b"s"),
+            "p-1.0/run.sh": (0o775, b"#!/bin/sh\n"),
+        },
+    )
+    tree = wheelbuild._unpack(sdist, tmp_path / "src")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tree.iterdir()}
+    assert modes == {"key.pem": 0o644, "secret": 0o644, "run.sh": 0o755}
+
+
+def test_an_sdist_member_outside_its_tree_is_refused(tmp_path: Path) -> None:
+    sdist = _tar(tmp_path / "p-1.0.tar.gz", {"p-1.0/../../escaped": (0o644, b"x")})
+    with pytest.raises(VenvpkgError):
+        wheelbuild._unpack(sdist, tmp_path / "src")
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_the_backend_is_read_from_pyproject_or_is_pips_fallback(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "flit_core.buildapi"\n'
+        'backend-path = ["."]\n'
+    )
+    assert wheelbuild._backend(tmp_path) == ("flit_core.buildapi", ["."])
+    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n')
+    assert wheelbuild._backend(tmp_path) == ("setuptools.build_meta:__legacy__", None)
