@@ -25,7 +25,7 @@ from venvpkg.workdir import ReleasePaths, Workdir
 if TYPE_CHECKING:
     from venvpkg.release.plan import ReleasePlan
 
-OUTPUTS = (".deb", ".buildinfo", ".changes")
+OUTPUTS = (".deb",)
 
 
 # Part of what makes a packed .deb current: a change to how it is packed repacks it.
@@ -89,15 +89,23 @@ def render_source(
         place(item, source / "wheelhouse" / item.name)
 
 
-def _build(place: Place, source: Path, log: Path) -> None:
-    """dpkg-buildpackage, binary only; lintian checks the package when it is published
-    (`venvpkg publish`, the pipeline's check-and-ship stage), once per package that ships
-    rather than once per pack."""
+def _build(place: Place, source: Path, log: Path, epoch: int) -> None:
+    """The .deb alone: debian/rules binary, as dpkg-buildpackage runs it.
+
+    dpkg-buildpackage would go on to write a .buildinfo and a .changes, hashing the .deb
+    three ways each: 5.9 s of a 14 s re-run for the full series' 436 MB. Nothing takes
+    them: publish includes the .deb itself (reprepro includedeb), a farm ships the .deb
+    and its record, and what the package was made from is its lock (every wheel's
+    sha256) and wheelhouse.json, inside it. SOURCE_DATE_EPOCH is the changelog's date,
+    which dpkg-buildpackage would export. lintian checks the package when it is first
+    published (the pipeline's check-and-ship stage), not on every pack.
+    """
+    place.run(["dpkg-checkbuilddeps"], cwd=source, log=log)
     place.run(
-        ["dpkg-buildpackage", "-b", "--no-sign", "--no-pre-clean"],
+        [source / "debian" / "rules", "binary"],
         cwd=source,
         log=log,
-        env={"DEB_BUILD_OPTIONS": "parallel=1"},
+        env={"DEB_BUILD_OPTIONS": "parallel=1", "SOURCE_DATE_EPOCH": str(epoch)},
     )
 
 
@@ -189,7 +197,7 @@ def pack(
         render_source(plan, paths.wheelhouse, source, version, DEFAULT_MAINTAINER)
         known = _linked_libraries(paths.wheelhouse, source / "debian", workdir, place)
         display.info(f"packing {package_name(plan)} {version}")
-        _build(place, source, log)
+        _build(place, source, log, plan.data.source_date_epoch)
         deb = next(build_root.glob("*.deb"))
         _remember_libraries(source / "debian", known)
         record = ReleaseRecord(
