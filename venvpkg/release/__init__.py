@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from venvpkg import projects, series, targets
 from venvpkg.config import Settings
+from venvpkg.places import Place
 from venvpkg.progress import Display
-from venvpkg.release import buildroot, plan, requirements
+from venvpkg.release import buildroot, plan, requirements, wheels
 from venvpkg.release.plan import ReleasePlan
 
 
@@ -53,6 +54,15 @@ def _users(users: tuple[str, ...], services: int) -> str:
     return f"{len(users)} of {services} services"
 
 
+def _place(request: ReleaseRequest, settings: Settings, display: Display) -> Place:
+    """Where the wheels build; unless this is a dry run, its build venv starts being
+    made there while the plan reads the index."""
+    place = buildroot.for_target(request.target, settings, display)
+    if not request.dry_run:
+        wheels.start_build_environment(request.target, settings.paths, place)
+    return place
+
+
 def plan_release(request: ReleaseRequest, settings: Settings, display: Display) -> ReleasePlan:
     """The wheelhouse plan for these projects, with the extra packages their venvs take."""
     chosen, target = request.series, request.target
@@ -68,9 +78,7 @@ def plan_release(request: ReleaseRequest, settings: Settings, display: Display) 
         )
     elif data.dated_by != "commit":
         display.info(f"dated {data.commit_date} by {data.dated_by}")
-    made = plan.make_plan(
-        request, data, settings, lambda: buildroot.for_target(target, settings, display)
-    )
+    made = plan.make_plan(request, data, settings, lambda: _place(request, settings, display))
     stand_ins = sorted({p.for_python for p in made.constraints.values() if p.for_python})
     if stand_ins:
         count = sum(bool(p.for_python) for p in made.constraints.values())
