@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,20 +88,24 @@ def walk(
     lookup: Lookup,
     threads: int = LOOKUP_THREADS,
 ) -> Walk:
-    """Follow requirements from `roots` through the pinned versions, level by level."""
+    """Follow requirements from `roots` through the pinned versions.
+
+    Each version's requirements are followed as soon as they are read, not a level at a
+    time: on a cold index each level waited for its slowest page.
+    """
     found = Walk()
     extras_seen: dict[NormalizedName, set[str]] = {}
     pending = [(Requirement(r), "the request") for r in roots]
     exact = {canonicalize_name(r.name): _exact(r) for r, _ in pending if _exact(r)}
     pins = {**pins, **{n: v for n, v in exact.items() if v is not None}}
     requires = lookup if isinstance(lookup, Requires) else Requires(lookup)
-    # The pool starts a thread only for a version not read yet.
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        while pending:
-            todo = _visit(pending, pins, extras_seen, found)
-            answers = requires.many(todo, pool)
+        reading = {requires.soon(key, pool) for key in _visit(pending, pins, extras_seen, found)}
+        while reading:
+            done, reading = wait(reading, return_when=FIRST_COMPLETED)
             pending = []
-            for (name, version), lines in answers.items():
+            for future in done:
+                (name, version), lines = future.result()
                 if lines is None:
                     named = ",".join(sorted(extras_seen[name] - {""}))
                     found.opaque.append(f"{name}{f'[{named}]' if named else ''}=={version}")
@@ -110,6 +114,11 @@ def walk(
                 for requirement in metadata.requirements(lines):
                     if _applies(requirement, environment, extras):
                         pending.append((requirement, f"{name} {version}"))
+            reading |= {requires.soon(k, pool) for k in _visit(pending, pins, extras_seen, found)}
+    # The order things were read in is the network's; the answer's must not be.
+    found.chosen = dict(sorted(found.chosen.items()))
+    found.opaque = sorted(set(found.opaque))
+    found.conflicts = sorted(set(found.conflicts))
     return found
 
 
@@ -198,20 +207,25 @@ class Requires:
         self._answers: dict[tuple[NormalizedName, Version], list[str] | None] = {}
 
     def __call__(self, name: NormalizedName, version: Version) -> list[str] | None:
-        return self.many([(name, version)])[name, version]
+        key = (name, version)
+        if key not in self._answers:
+            self._answers[key] = self._read(name, version)
+        return self._answers[key]
 
-    def many(
-        self, keys: list[tuple[NormalizedName, Version]], pool: ThreadPoolExecutor | None = None
-    ) -> dict[tuple[NormalizedName, Version], list[str] | None]:
-        """The answers for `keys`, reading those not read yet side by side in `pool`."""
-        unread = [key for key in keys if key not in self._answers]
-        read = (
-            pool.map(lambda key: self._read(*key), unread)
-            if pool
-            else (self._read(*key) for key in unread)
-        )
-        self._answers.update(zip(unread, read, strict=True))
-        return {key: self._answers[key] for key in keys}
+    def soon(
+        self, key: tuple[NormalizedName, Version], pool: ThreadPoolExecutor
+    ) -> Future[tuple[tuple[NormalizedName, Version], list[str] | None]]:
+        """The answer for `key`, read in `pool` unless it was read before."""
+        if key in self._answers:
+            known: Future[tuple[tuple[NormalizedName, Version], list[str] | None]] = Future()
+            known.set_result((key, self._answers[key]))
+            return known
+
+        def read() -> tuple[tuple[NormalizedName, Version], list[str] | None]:
+            self._answers[key] = self._read(*key)
+            return key, self._answers[key]
+
+        return pool.submit(read)
 
 
 @dataclass(frozen=True)
