@@ -179,24 +179,18 @@ def make_plan(
         # Before the place: a mistyped service must not cost the making of a root.
         services, left_out = _services(request, settings)
     place = where()
-    with ThreadPoolExecutor(max_workers=1) as aside:
-        # bindep's parser takes 1.3 s on a cold cache; the closure mostly waits on the index.
-        evaluated = aside.submit(
-            sysdeps.build_dependencies,
-            data.bindep,
-            target,
-            f"{data.origin}/bindep.txt",
-            settings.paths.cache("bindep"),
-        )
+    with ThreadPoolExecutor(max_workers=2) as aside:
+        # While the closure waits on the index: bindep's parser (1.3 s on a cold cache),
+        # apt-cache policy over its answer, and the index's page of the installer.
+        system = aside.submit(_system_packages, data, replaced, target, settings, place)
+        installer_found = aside.submit(_installer, settings, target)
         if chosen:
             wanted = _closure(chosen, pinned, rules, request, settings, place)
         else:
             wanted, needs = _with_services(services, pinned, rules, request, settings, place)
-        bindep = evaluated.result()
-    installer = _installer(settings, target)
+        build_depends, installer = system.result(), installer_found.result()
     if installer:
         wanted = {**wanted, canonicalize_name(INSTALLER[0]): INSTALLER[1]}
-    bindep += [name for name, _reason in replaced.build_packages]
     return ReleasePlan(
         series,
         target,
@@ -205,7 +199,7 @@ def make_plan(
         wanted,
         chosen,
         rules,
-        _installable(bindep, place, settings.paths.cache("apt-policy")),
+        build_depends,
         request.allow_missing,
         settings.index_url,
         replaced.listing(branch),
@@ -215,6 +209,22 @@ def make_plan(
         left_out,
         installer,
     )
+
+
+def _system_packages(
+    data: RequirementsData,
+    replaced: overrides.OverrideSet,
+    target: Target,
+    settings: Settings,
+    place: Place,
+) -> tuple[str, ...]:
+    """The Debian packages the builds need: bindep's for the target, the overrides'
+    additions, less what the target's apt cannot install."""
+    bindep = sysdeps.build_dependencies(
+        data.bindep, target, f"{data.origin}/bindep.txt", settings.paths.cache("bindep")
+    )
+    bindep += [name for name, _reason in replaced.build_packages]
+    return _installable(bindep, place, settings.paths.cache("apt-policy"))
 
 
 def _installer(settings: Settings, target: Target) -> str:
