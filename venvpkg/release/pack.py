@@ -184,7 +184,7 @@ def pack(
     place: Place = HOST,
     jobs: int = 2,
 ) -> ReleaseRecord:
-    """Build the requirements .deb with dpkg-buildpackage; publishing checks it with lintian.
+    """Build the requirements .deb with debian/rules binary; publishing checks it with lintian.
 
     It is built in `place`, the target's root for another release: dh_shlibdeps must
     read the target's libraries, not the host's, to say what the wheels link against.

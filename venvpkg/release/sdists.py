@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -79,10 +78,11 @@ def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[
     epoch = plan.data.source_date_epoch
     toolchain = wheels.Toolchain(ctx.place, python, paths.staging, constraints, epoch)
     ctx.workdir.tmp.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=f"build-envs-{plan.id}-", dir=ctx.workdir.tmp))
-    environments = wheels.SharedEnvironments(toolchain, plan.target, root)
     failures = []
-    try:
+    with tempfile.TemporaryDirectory(
+        prefix=f"build-envs-{plan.id}-", dir=ctx.workdir.tmp, ignore_cleanup_errors=True
+    ) as root:
+        environments = wheels.SharedEnvironments(toolchain, plan.target, Path(root))
         for group in (
             [e for e in to_build if e.build_dependency],
             [e for e in to_build if not e.build_dependency],
@@ -98,8 +98,6 @@ def build(everything: list[Entry], to_build: list[Entry], ctx: Context) -> list[
             failures += [
                 Failure.of(e, err, paths.logs / f"build-{e.name}.log") for e, err in errors
             ]
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
     return failures
 
 

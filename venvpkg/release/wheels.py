@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -50,16 +51,21 @@ def _build_file(name: str) -> str | None:
     return name.split("/", 1)[1] if BUILD_FILES.match(name) else None
 
 
+def _build_system(pyproject: str) -> dict[str, Any]:
+    """pyproject.toml's [build-system] table; an unreadable file declares none."""
+    try:
+        return dict(tomllib.loads(pyproject).get("build-system", {}))
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
 def build_requires(sdist: Path) -> list[str]:
     """The build-system requirements an sdist declares (PEP 518), or the legacy default."""
     members = metadata.sdist_members(sdist, _build_file)
     requires: list[str] = []
     if "pyproject.toml" in members:
-        try:
-            document = tomllib.loads(members["pyproject.toml"].decode("utf-8", "replace"))
-        except tomllib.TOMLDecodeError:
-            document = {}
-        requires = list(document.get("build-system", {}).get("requires", []))
+        text = members["pyproject.toml"].decode("utf-8", "replace")
+        requires = list(_build_system(text).get("requires", []))
     if not requires:
         requires = list(LEGACY_BUILD_REQUIRES)
     if "setup.py" in members:
@@ -296,7 +302,7 @@ class _HookRunner:
 def _unpack(sdist: Path, into: Path) -> Path:
     """An sdist's tree; members that would land outside it are refused."""
     into.mkdir(parents=True)
-    if sdist.name.endswith(".zip"):
+    if zipfile.is_zipfile(sdist):  # by content, as metadata.sdist_members reads them
         with zipfile.ZipFile(sdist) as archive:
             archive.extractall(into)  # zipfile drops absolute and parent parts itself
     else:
@@ -345,12 +351,7 @@ LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 def _backend(source: Path) -> tuple[str, list[str] | None]:
     """The backend an sdist names in pyproject.toml, and its in-tree path, if any."""
     pyproject = source / "pyproject.toml"
-    if not pyproject.is_file():
-        return LEGACY_BACKEND, None
-    try:
-        system = tomllib.loads(pyproject.read_text(errors="replace")).get("build-system", {})
-    except tomllib.TOMLDecodeError:
-        return LEGACY_BACKEND, None
+    system = _build_system(pyproject.read_text(errors="replace")) if pyproject.is_file() else {}
     return system.get("build-backend") or LEGACY_BACKEND, system.get("backend-path")
 
 

@@ -113,10 +113,9 @@ def _check_requirements_package(
     """
     paths = settings.paths.release(dist, series)
     release = records.read(paths.record, ReleaseRecord.from_dict)
-    shipping = {d.resolve() for d in debs}
     if release is None or release.lintian != records.NOT_CHECKED:
         return
-    if release.deb.resolve() not in shipping:
+    if release.deb.resolve() not in {d.resolve() for d in debs}:
         return
     display.info(f"checking {release.deb.name} with lintian")
     log = paths.logs / "pack-lintian.log"
