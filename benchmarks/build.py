@@ -13,6 +13,9 @@ the same from a pip-installed venv. Run as root after `venvpkg release SERIES --
 PROJECT` and `venvpkg debianize PROJECT`:
 
     python benchmarks/build.py --workdir venvpkg-work --project keystone --series 2025.2
+
+Every variant builds in the same place, the one venvpkg's own builds use (a tmpfs with
+room, as `[build] scratch` chooses); --scratch DIR measures them elsewhere, e.g. on disk.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from debian.debian_support import Version
 from venvpkg import lintian, records
 from venvpkg.errors import VenvpkgError
 from venvpkg.records import ReleaseRecord
+from venvpkg.scratch import scratch_dir
 from venvpkg.workdir import Workdir
 
 STOCK_RULES = """#!/usr/bin/make -f
@@ -129,13 +133,16 @@ def main() -> None:
     parser.add_argument("--project", default="keystone")
     parser.add_argument("--series", default="2025.2")
     parser.add_argument("--dist", default="bookworm")
+    parser.add_argument("--scratch", help="where to build (default: where venvpkg builds)")
     options = parser.parse_args()
     src = options.workdir.absolute() / "src" / f"{options.dist}-{options.series}"
     # Newest by Debian version: a plain sort puts revision 10 before 9.
     dsc = max(
         src.glob(f"venv-{options.project}_*.dsc"), key=lambda p: Version(p.stem.split("_")[1])
     )
-    scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-build-"))
+    # Four build trees of the venv (~100 MB each for keystone) and their packages.
+    place = scratch_dir(options.scratch, 2 << 30)
+    scratch = Path(tempfile.mkdtemp(prefix="venvpkg-bench-build-", dir=place))
     # A failed run must not leave half a gigabyte of build trees behind.
     try:
         # The requirements package is a Build-Depends of both builds.
@@ -184,7 +191,7 @@ def main() -> None:
             ["dpkg", "--purge", f"venv-{options.project}", requirements.package],
             capture_output=True,
         )
-        print(f"venv-{options.project} from {dsc.name}")
+        print(f"venv-{options.project} from {dsc.name}, every build in {place}")
         size = ours.stat().st_size / 1e6
         print(f"build, venvpkg ({installer:3})   {ours_time:7.1f} s   {size:6.1f} MB")
         print(f"build, venvpkg with pip {pip_time:7.1f} s")

@@ -20,7 +20,7 @@ from typing import Any
 
 from venvpkg import __version__, lintian, records
 from venvpkg.builder import reproducible
-from venvpkg.builder.backends import Backend, make_backend
+from venvpkg.builder.backends import OUTPUTS, Backend, make_backend
 from venvpkg.config import BACKENDS, Settings
 from venvpkg.debianize import Request, Result, release_record
 from venvpkg.errors import VenvpkgError
@@ -31,7 +31,6 @@ from venvpkg.scratch import private_dir
 from venvpkg.workdir import ReleasePaths, Workdir
 
 __all__ = ["BACKENDS", "BuildResult", "BuildStatus", "Job", "Options", "build_all", "options"]
-OUTPUTS = (".deb", ".buildinfo", ".changes")
 
 
 @dataclass(frozen=True)

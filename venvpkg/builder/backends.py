@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +22,8 @@ from venvpkg.scratch import private_dir, require_passable, scratch_dir
 
 # What the debian/ trees we render need on the build host, besides the requirements .deb.
 HOST_TOOLS = ["dpkg-dev", "debhelper", "dh-virtualenv", "fakeroot", "lintian"]
+# What dpkg-buildpackage -b leaves beside the tree.
+OUTPUTS = (".deb", ".buildinfo", ".changes")
 
 
 class Backend(Protocol):
@@ -44,7 +47,8 @@ def make_backend(
     if name == "host":
         targets.require_host_can_build(targets.lookup(release.dist))
         _require_build_depends(release, settings.paths.log("build-host-apt.log"))
-        return HostBackend()
+        need = 4 * release.deb.stat().st_size + (1 << 30)
+        return HostBackend(str(scratch_dir(settings.build.scratch, need * settings.jobs)))
     chroot.require_tools()
     chroot.require_subids(display)
     found = chroot.ensure(release.dist, settings, display)
@@ -58,8 +62,14 @@ def make_backend(
 
 @dataclass(frozen=True)
 class HostBackend:
-    """dpkg-buildpackage on this machine; the requirements package must be installed."""
+    """dpkg-buildpackage on this machine; the requirements package must be installed.
 
+    The tree is unpacked and built in the scratch place (a tmpfs with room), as sbuild's
+    chroots are: a venv is thousands of files, written, stripped, hashed and packed, and
+    on this project's test machine keystone's build takes 13 s there against 20 s on disk.
+    """
+
+    unpack: str
     name: str = "host"
 
     @property
@@ -68,15 +78,19 @@ class HostBackend:
 
     def build(self, dsc: Path, source: str, output: Path, logs: Path) -> None:
         log = logs / "build.log"
-        tree = output / source
-        runner.run(["dpkg-source", "-x", dsc, tree], log=log)
-        runner.run(
-            ["dpkg-buildpackage", "-b", "--no-sign"],
-            cwd=tree,
-            log=log,
-            env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),
-            timeout=7200,
-        )
+        with private_dir(self.unpack, 0, "build") as place:
+            tree = place / source
+            runner.run(["dpkg-source", "-x", dsc, tree], log=log)
+            runner.run(
+                ["dpkg-buildpackage", "-b", "--no-sign"],
+                cwd=tree,
+                log=log,
+                env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=1"),
+                timeout=7200,
+            )
+            for made in place.iterdir():
+                if made.suffix in OUTPUTS:
+                    shutil.move(made, output / made.name)
 
 
 @dataclass(frozen=True)
