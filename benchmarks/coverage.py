@@ -59,7 +59,9 @@ def main() -> None:
     print(f"total wall time {total:.0f} s (debianize included)")
     if args.serial and ready:
         _elapsed, _code, serial, _err = timing.run(args.workdir, "-j", "1", *build, "--rebuild")
-        sum_serial = sum(float(b["seconds"]) for b in serial.get("builds", []))
+        alone = {b["project"]: float(b["seconds"]) for b in serial.get("builds", [])}
+        sum_serial = sum(alone.values())
+        print("serial build times: " + ", ".join(f"{n} {s:.0f} s" for n, s in alone.items()))
         print(
             f"serial: sum of build times {sum_serial:.0f} s; -j {args.jobs} wall "
             f"{wall:.0f} s = {wall / sum_serial:.2f}x of it"
