@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from venvpkg import rendering
 
@@ -72,3 +75,29 @@ def test_each_broken_script_and_wsgi_import_is_named_with_its_error(tmp_path: Pa
         "ModuleNotFoundError: No module named 'fixlib_gone_too'",
     ]
     assert "1 of 3 scripts and WSGI modules run" in done.stdout
+
+
+SERVER = """
+import sys
+import time
+
+
+def main():
+    # As octavia's prometheus-proxy: --help is ignored and the command serves.
+    print("serving on :9102", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_script_that_serves_instead_of_answering_help_is_noted_once_its_time_is_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNTIME_CHECK_HELP_TIMEOUT", "2")
+    (tmp_path / "fixserve.py").write_text(SERVER)
+    began = time.monotonic()
+    done = _check(tmp_path, {"fix-ok": "fixmod.cli:main", "fix-serve": "fixserve:main"}, [])
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 scripts and WSGI modules run" in done.stdout
+    assert "runtime check: note: fix-serve --help did not return in 2 s" in done.stderr
+    # The load timeout (120 s) is not what ended it.
+    assert time.monotonic() - began < 30
