@@ -47,17 +47,22 @@ def make_backend(
     if name == "host":
         targets.require_host_can_build(targets.lookup(release.dist))
         _require_build_depends(release, settings.paths.log("build-host-apt.log"))
-        need = 4 * release.deb.stat().st_size + (1 << 30)
-        return HostBackend(str(scratch_dir(settings.build.scratch, need * settings.jobs)))
+        return HostBackend(str(_build_place(release, settings)))
     chroot.require_tools()
     chroot.require_subids(display)
     found = chroot.ensure(release.dist, settings, display)
-    # Each concurrent build unpacks the chroot and installs the wheelhouse into it.
-    need = found.record["size"] + 4 * release.deb.stat().st_size + (1 << 30)
-    # Chosen once, so -j builds do not scatter to disk as the first ones fill the tmpfs.
-    unpack = scratch_dir(settings.build.scratch, need * settings.jobs)
+    # Each concurrent build unpacks the chroot too.
+    unpack = _build_place(release, settings, found.record["size"])
     require_passable(unpack)
     return SbuildBackend(found, release.deb, str(unpack))
+
+
+def _build_place(release: ReleaseRecord, settings: Settings, chroot_size: int = 0) -> Path:
+    """The scratch place for every build of this run: each installs the wheelhouse (and
+    unpacks a chroot of `chroot_size` bytes) there. Chosen once, so -j builds do not
+    scatter to disk as the first ones fill the tmpfs."""
+    need = chroot_size + 4 * release.deb.stat().st_size + (1 << 30)
+    return scratch_dir(settings.build.scratch, need * settings.jobs)
 
 
 @dataclass(frozen=True)
